@@ -1,0 +1,314 @@
+"""The one GLM fitting algorithm, used by the pooled and the federated fit alike.
+
+A round costs seconds in a federation and arithmetic costs milliseconds, so
+the path is chosen to spend few rounds (DESIGN.md, "Round budget"):
+
+* gaussian with identity link: one round of X'WX, X'Wz, z'Wz solves it exactly;
+* otherwise, start ``local`` (the federated default): each hospital fits its own
+  rows to convergence (with this same code, start ``naive``) and sends its
+  information H_k and H_k b_k; b0 = (sum H_k)^-1 sum H_k b_k is already close;
+* start ``naive`` (the pooled default, as statsmodels): mu0 = (y + mean y)/2
+  and one weighted least-squares step;
+* then full Newton steps with the observed information (quadratic convergence
+  for non-canonical links; it equals Fisher scoring for canonical ones), falling
+  back to the expected information where the observed one is not positive
+  definite, and halving a step that raised the deviance.
+
+Convergence is R's glm rule: |dev - dev_old| / (|dev| + 0.1) < tol (1e-8),
+at most `max_iter` (25) iterations. The standard errors use the expected
+information at the final coefficients (as statsmodels' IRLS does) and the
+Pearson dispersion for gaussian and gamma.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as sps
+
+from fedcost import statistics as st
+from fedcost.design import Design, build_design
+from fedcost.errors import DataError, DisclosureError, UsageError
+from fedcost.families import get_family
+from fedcost.protocol import Analysis, register, run_prepared
+
+
+@register
+class GLMAnalysis(Analysis):
+    """A generalised linear model fitted from summed statistics.
+
+    Parameters: formula (patsy syntax), family, link, weights (a column of prior
+    weights, statsmodels' var_weights), offset (a column), start ('local' or
+    'naive'), robust (None: hospital-clustered standard errors whenever they
+    cost no extra round; True: always; False: never), max_iter, tol.
+    """
+
+    kind = "glm"
+
+    def __init__(self, formula: str, family: str = "gaussian", link: str | None = None,
+                 weights: str | None = None, offset: str | None = None, start: str = "local",
+                 robust: bool | None = None, max_iter: int = 25, tol: float = 1e-8):
+        self.family, self.link = get_family(family, link)
+        if start not in ("local", "naive"):
+            raise UsageError("start must be 'local' or 'naive'")
+        super().__init__(formula=formula, family=family, link=self.link.name, weights=weights, offset=offset,
+                         start=start, robust=robust, max_iter=max_iter, tol=tol)
+        self.columns_: list[str] | None = None
+        self.factor_slices_: dict = {}
+
+    # -- hospital side -------------------------------------------------------------
+    def prepare(self, frame, dictionary) -> Design:
+        d = build_design(frame, self.params["formula"], dictionary, self.params["weights"], self.params["offset"])
+        problem = self.family.check_response(d.y)
+        if problem:
+            raise DataError(f"formula {self.params['formula']!r}: {problem}")
+        if np.any(d.weights < 0) or not np.all(np.isfinite(d.weights)):
+            raise DataError("weights must be finite and non-negative")
+        self.columns_, self.factor_slices_ = d.columns, d.factor_slices
+        return d
+
+    @property
+    def linear(self) -> bool:
+        return self.family.name == "gaussian" and self.link.name == "identity"
+
+    def initial_state(self) -> dict:
+        phase = "linear" if self.linear else ("local" if self.params["start"] == "local" else "mean")
+        return {"phase": phase, "iteration": 0}
+
+    def _layout(self, phase: str, p: int) -> st.Layout:
+        m = st.moments_layout(p).slots
+        if phase == "mean":
+            return st.Layout(m)
+        if phase == "linear":
+            return st.Layout(m + st.wls_layout(p).slots + (("swz", 1),))
+        if phase == "wls0":
+            return st.wls_layout(p)
+        if phase == "local":
+            return st.Layout(m + (("h", "sym", p), ("hb", p)))
+        return st.point_layout(p)  # point, robust
+
+    def statistics(self, d: Design, state: dict) -> np.ndarray:
+        phase, p = state["phase"], d.X.shape[1]
+        lay = self._layout(phase, p)
+        if phase == "mean":
+            return lay.pack(**st.moments(d))
+        if phase == "linear":
+            z = d.y - d.offset
+            return lay.pack(**st.moments(d), **st.wls(d.X, z, d.weights), swz=(d.weights * z).sum())
+        if phase == "wls0":
+            mu0 = self.family.starting_mu(d.y, state["ybar"])
+            z, W = st.working_response(d, self.family, self.link, mu0)
+            return lay.pack(**st.wls(d.X, z, W))
+        if phase == "local":
+            h, hb = self._local_information(d)
+            return lay.pack(**st.moments(d), h=h, hb=hb)
+        return lay.pack(**st.glm_point(d, self.family, self.link, np.asarray(state["beta"]),
+                                       _null_mu(state)))
+
+    def _local_information(self, d: Design) -> tuple[np.ndarray, np.ndarray]:
+        """This hospital's own fit b_k and information H_k, for the shared start b0."""
+        p = d.X.shape[1]
+        if d.n == 0:
+            return np.zeros((p, p)), np.zeros(p)
+        local = GLMAnalysis(**{**self.params, "start": "naive", "robust": False})
+        local.columns_, local.factor_slices_ = self.columns_, self.factor_slices_
+        local.local_mode_ = True
+        try:
+            out = run_prepared({"fit": local}, {"fit": [d]}, max_rounds=60)
+            beta = np.asarray(out["results"]["fit"]["beta_full"])
+        except (DataError, np.linalg.LinAlgError, FloatingPointError):
+            beta = None
+        if beta is None or not np.all(np.isfinite(beta)):
+            return np.zeros((p, p)), np.zeros(p)  # contributes rows to later rounds only
+        pt = st.glm_point(d, self.family, self.link, beta, None)
+        return pt["h_exp"], pt["h_exp"] @ beta
+
+    # -- shared side: every hospital runs this on the same decrypted sum --------------
+    def advance(self, state: dict, total: np.ndarray) -> dict:
+        phase = state["phase"]
+        p = len(self.columns_)
+        s = self._layout(phase, p).unpack(total)
+        new = dict(state)
+        if "n" in s:
+            new.update(_moment_summary(s, self))
+            new["kept"] = self._kept_columns(s["colsum"], s["n"])
+        kept = np.asarray(new.get("kept", [True] * p), dtype=bool)
+        if phase == "mean":
+            new.update(phase="wls0")
+            return new
+        if phase == "wls0":
+            beta = _solve_kept(s["xtwx"], s["xtwz"], kept, self.columns_)
+            new.update(phase="point", beta=beta.tolist(), iteration=1)
+            return new
+        if phase == "local":
+            beta = _solve_kept(s["h"], s["hb"], kept, self.columns_)
+            new.update(phase="point", beta=beta.tolist(), iteration=1)
+            return new
+        if phase == "linear":
+            return self._advance_linear(new, s, kept)
+        if phase == "robust":
+            return self._finish(new, s, kept)
+        return self._advance_point(new, s, kept)
+
+    def _advance_linear(self, state, s, kept) -> dict:
+        beta = _solve_kept(s["xtwx"], s["xtwz"], kept, self.columns_)
+        dev = float(s["ztwz"] - 2 * beta @ s["xtwz"] + beta @ s["xtwx"] @ beta)
+        null = float(s["ztwz"] - s["swz"] ** 2 / s["sw"]) if s["sw"] > 0 else float("nan")
+        point = {"U": s["xtwz"] - s["xtwx"] @ beta, "h_obs": s["xtwx"], "h_exp": s["xtwx"], "meat": None,
+                 "deviance": max(dev, 0.0), "pearson": max(dev, 0.0), "null_deviance": null}
+        state.update(beta=beta.tolist(), iteration=1)
+        if self.params["robust"] and not getattr(self, "local_mode_", False):
+            state.update(phase="robust")
+            return state
+        return self._finish(state, point, kept)
+
+    def _advance_point(self, state, s, kept) -> dict:
+        dev = s["deviance"]
+        beta = np.asarray(state["beta"])
+        prev = state.get("dev_prev")
+        it = state["iteration"]
+        if prev is not None and (not np.isfinite(dev) or dev > prev + 1e-10 * (abs(prev) + 0.1)) \
+                and state.get("halvings", 0) < 20:
+            beta_prev = np.asarray(state["beta_prev"])
+            state.update(beta=((beta + beta_prev) / 2).tolist(), halvings=state.get("halvings", 0) + 1)
+            return state
+        if not np.isfinite(dev):
+            raise DataError("the fit diverged (non-finite deviance); check the formula and the family")
+        if prev is not None and abs(dev - prev) / (abs(dev) + 0.1) < self.params["tol"]:
+            state["converged"] = True
+            return self._finish(state, s, kept)
+        if it >= self.params["max_iter"]:
+            state["converged"] = False
+            return self._finish(state, s, kept)
+        step = _newton_step(s["h_obs"], s["h_exp"], s["U"], kept)
+        state.update(beta_prev=beta.tolist(), beta=(beta + step).tolist(), dev_prev=dev, iteration=it + 1,
+                     halvings=0)
+        return state
+
+    def _kept_columns(self, colsum: np.ndarray, n: float) -> list[bool]:
+        """Columns estimable from the pooled rows, named as statsmodels would name them.
+
+        A level no hospital observed gives an all-zero column: drop it. If the
+        reference level (first in sorted order) was observed nowhere, statsmodels
+        on the pooled rows would take the first observed level as reference, so
+        drop that level's column too and the names and values match.
+        """
+        kept = colsum > 0
+        for lo, hi in self.factor_slices_.values():
+            if not any("[T." in c for c in self.columns_[lo:hi]):
+                continue
+            ref_count = n - colsum[lo:hi].sum()
+            if ref_count <= 0.5:
+                present = [j for j in range(lo, hi) if colsum[j] > 0]
+                if present:
+                    kept[present[0]] = False
+        return kept.tolist()
+
+    def _finish(self, state: dict, s: dict, kept: np.ndarray) -> dict:
+        cols = [c for c, k in zip(self.columns_, kept) if k]
+        beta = np.asarray(state["beta"])
+        if not self.linear:
+            # The statistics at beta give one more Newton step for free: it takes
+            # the coefficients from "deviance converged" to machine precision.
+            beta = beta + _newton_step(s["h_obs"], s["h_exp"], s["U"], kept)
+        n, pk = state["n"], int(kept.sum())
+        df_resid = n - pk
+        scale = s["pearson"] / df_resid if self.family.has_dispersion and df_resid > 0 else 1.0
+        hk = s["h_exp"][np.ix_(kept, kept)]
+        try:
+            hinv = np.linalg.inv(hk)
+        except np.linalg.LinAlgError:
+            raise DataError(f"the information matrix is singular: columns {', '.join(cols)} are collinear") from None
+        cov = scale * hinv
+        result = {
+            "coef": dict(zip(cols, beta[kept].tolist())),
+            "se": dict(zip(cols, np.sqrt(np.diag(cov)).tolist())),
+            "cov": cov.tolist(),
+            "columns": cols,
+            "dropped_columns": [c for c, k in zip(self.columns_, kept) if not k],
+            "beta_full": beta.tolist(),
+            "dispersion": float(scale),
+            "deviance": float(s["deviance"]),
+            "null_deviance": float(s["null_deviance"]) if state.get("null_mu") or self.linear else None,
+            "pearson_chi2": float(s["pearson"]),
+            "n": int(round(n)),
+            "df_resid": float(df_resid),
+            "df_model": pk - 1,
+            "hospitals": int(round(state["hospitals"])),
+            "iterations": int(state["iteration"]),
+            "converged": bool(state.get("converged", self.linear)),
+            "family": self.family.name,
+            "link": self.link.name,
+            "formula": self.params["formula"],
+        }
+        meat = s.get("meat")
+        G = result["hospitals"]
+        if meat is not None and G >= 2 and self.params["robust"] is not False:
+            # statsmodels' sandwich uses the observed information as the bread
+            bread = np.linalg.inv(s["h_obs"][np.ix_(kept, kept)])
+            mk = meat[np.ix_(kept, kept)]
+            correction = G / (G - 1) * (n - 1) / (n - pk)
+            rcov = correction * bread @ mk @ bread
+            result["cov_cluster"] = rcov.tolist()
+            result["se_cluster"] = dict(zip(cols, np.sqrt(np.diag(rcov)).tolist()))
+        state.update(done=True, result=result)
+        return state
+
+    def disclose(self, result: dict, disclosure: dict) -> dict:
+        """Release only when enough hospitals and records stand behind the model."""
+        if result["hospitals"] < disclosure["min_hospitals"]:
+            raise DisclosureError(f"{result['hospitals']} hospitals contributed; the policy needs at least "
+                                  f"{disclosure['min_hospitals']}")
+        p = len(result["columns"])
+        if p > disclosure["max_parameter_fraction"] * result["n"]:
+            raise DisclosureError(f"{p} parameters for {result['n']} records: the policy allows at most "
+                                  f"{disclosure['max_parameter_fraction']:.0%} of the records")
+        out = dict(result)
+        out.pop("beta_full", None)
+        return out
+
+
+def _moment_summary(s: dict, analysis: GLMAnalysis) -> dict:
+    sw, swy = s["sw"], s["swy"]
+    ybar = swy / sw if sw > 0 else float("nan")
+    offset = analysis.params["offset"]
+    null = None
+    if not offset:
+        null = ["constant", ybar]
+    elif analysis.link.name == "log" and analysis.family.name == "gamma" and sw > 0:
+        null = ["offset", s["swy_eoff"] / sw]
+    elif analysis.link.name == "log" and analysis.family.name == "poisson" and s["sw_eoff"] > 0:
+        null = ["offset", swy / s["sw_eoff"]]
+    return {"n": s["n"], "hospitals": s["hospitals"], "ybar": ybar, "null_mu": null}
+
+
+def _null_mu(state):
+    return tuple(state["null_mu"]) if state.get("null_mu") else None
+
+
+def _solve_kept(a: np.ndarray, b: np.ndarray, kept: np.ndarray, columns) -> np.ndarray:
+    out = np.zeros(len(b))
+    ak = a[np.ix_(kept, kept)]
+    try:
+        out[kept] = np.linalg.solve(ak, b[kept])
+    except np.linalg.LinAlgError:
+        names = [c for c, k in zip(columns, kept) if k]
+        raise DataError(f"the design is singular (collinear columns among {', '.join(names)})") from None
+    if np.linalg.cond(ak) > 1e13:
+        raise DataError("the design is numerically singular (collinear columns); simplify the formula")
+    return out
+
+
+def _newton_step(h_obs, h_exp, U, kept) -> np.ndarray:
+    step = np.zeros(len(U))
+    ho = h_obs[np.ix_(kept, kept)]
+    try:
+        np.linalg.cholesky(ho)
+        h = ho
+    except np.linalg.LinAlgError:  # observed information not positive definite far from the optimum
+        h = h_exp[np.ix_(kept, kept)]
+    step[kept] = np.linalg.solve(h, U[kept])
+    return step
+
+
+def normal_ci(coef: float, se: float, alpha: float = 0.05) -> tuple[float, float]:
+    z = sps.norm.ppf(1 - alpha / 2)
+    return coef - z * se, coef + z * se

@@ -1,0 +1,112 @@
+"""Analyses as deterministic state machines over summed statistics.
+
+An analysis never sees rows from more than one hospital at a time. Each round
+every hospital computes a vector of statistics from its own rows and the
+current state; the vectors are summed (in plaintext for the pooled reference,
+as CKKS ciphertexts in the federation); `advance` turns the state and the
+decrypted sum into the next state. Because `advance` is deterministic, every
+hospital that decrypts the same sum reaches the same state, which is how
+hospitals stay in step without a trusted party holding the model.
+
+The pooled reference and the federated run share this code: only the
+summation differs (`run_pooled` here, `fedcost.federation` there).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from fedcost.errors import UsageError
+
+REGISTRY: dict[str, type["Analysis"]] = {}
+
+
+def register(cls):
+    """Class decorator: make an analysis constructible from its spec at a hospital."""
+    REGISTRY[cls.kind] = cls
+    return cls
+
+
+class Analysis(ABC):
+    """Base class. Subclasses store their parameters (sklearn style) and set `kind`."""
+
+    kind: str = "analysis"
+
+    def __init__(self, **params):
+        self.params = params
+
+    # -- identity --------------------------------------------------------------
+    def spec(self) -> dict:
+        """JSON-serialisable description sent to hospitals; `from_spec` rebuilds it."""
+        return {"kind": self.kind, **self.params}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Analysis":
+        spec = dict(spec)
+        kind = spec.pop("kind", None)
+        if kind not in REGISTRY:
+            raise UsageError(f"unknown analysis kind {kind!r}; known: {', '.join(sorted(REGISTRY))}")
+        return REGISTRY[kind](**spec)
+
+    # -- hospital side -----------------------------------------------------------
+    @abstractmethod
+    def prepare(self, frame: pd.DataFrame, dictionary) -> Any:
+        """Turn a hospital's validated frame into what `statistics` needs (cached per process)."""
+
+    def records(self, block) -> int:
+        """How many records this hospital contributes (checked against the per-hospital minimum)."""
+        return int(getattr(block, "n", len(block)))
+
+    @abstractmethod
+    def initial_state(self) -> dict:
+        """State before the first round (the same at every hospital)."""
+
+    @abstractmethod
+    def statistics(self, block, state: dict) -> np.ndarray:
+        """This hospital's statistics for the round, as one float vector."""
+
+    @abstractmethod
+    def advance(self, state: dict, total: np.ndarray) -> dict:
+        """Next state from the summed statistics. A finished state has done=True and a result."""
+
+    def disclose(self, result: dict, disclosure: dict) -> dict:
+        """Apply the disclosure rules to a finished result before it leaves the hospitals.
+
+        Raise `fedcost.errors.DisclosureError` to withhold it; return a (possibly
+        suppressed) copy to release it.
+        """
+        return result
+
+
+def run_pooled(analyses: dict[str, Analysis], frames: list[pd.DataFrame], dictionary=None,
+               on_round: Callable[[int, list[str]], None] | None = None, max_rounds: int = 100) -> dict:
+    """Run analyses on frames in one process, summing statistics in plaintext.
+
+    Each frame plays one hospital (so clustered quantities cluster by frame).
+    Returns {"results": {name: result}, "rounds": {name: rounds used}, "total_rounds": n}.
+    """
+    blocks = {name: [a.prepare(f, dictionary) for f in frames] for name, a in analyses.items()}
+    return run_prepared(analyses, blocks, on_round=on_round, max_rounds=max_rounds)
+
+
+def run_prepared(analyses: dict[str, Analysis], blocks: dict[str, list], on_round=None, max_rounds: int = 100) -> dict:
+    """`run_pooled` on blocks already prepared by each analysis (one block per hospital)."""
+    states = {name: a.initial_state() for name, a in analyses.items()}
+    rounds = {name: 0 for name in analyses}
+    r = 0
+    while any(not s.get("done") for s in states.values()):
+        r += 1
+        if r > max_rounds:
+            raise RuntimeError(f"analyses did not finish within {max_rounds} rounds")
+        running = [n for n, s in states.items() if not s.get("done")]
+        if on_round:
+            on_round(r, running)
+        for name in running:
+            a = analyses[name]
+            total = sum(np.asarray(a.statistics(b, states[name]), dtype=float) for b in blocks[name])
+            states[name] = a.advance(states[name], total)
+            rounds[name] += 1
+    return {"results": {n: s["result"] for n, s in states.items()}, "rounds": rounds, "total_rounds": r}

@@ -1,0 +1,132 @@
+"""Local statistics of one block of rows: the only thing a hospital shares.
+
+Everything here is a sum over rows, so the statistics of the union of
+hospitals are the sum of the hospitals' statistics. Symmetric matrices travel
+as their upper triangle, which halves the ciphertext size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fedcost.design import Design
+from fedcost.families import Family, Link
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Named slots of a flat statistics vector: ("name", size) or ("name", "sym", p)."""
+
+    slots: tuple
+
+    @property
+    def size(self) -> int:
+        return sum(_slot_len(s) for s in self.slots)
+
+    def pack(self, **parts) -> np.ndarray:
+        out = []
+        for slot in self.slots:
+            value = np.asarray(parts[slot[0]], dtype=float)
+            if len(slot) == 3:  # symmetric p x p
+                value = value[np.triu_indices(slot[2])]
+            out.append(value.ravel())
+        vec = np.concatenate(out) if out else np.zeros(0)
+        assert vec.size == self.size
+        return vec
+
+    def unpack(self, vec: np.ndarray) -> dict[str, np.ndarray]:
+        vec = np.asarray(vec, dtype=float)
+        if vec.size != self.size:
+            raise ValueError(f"statistics vector has {vec.size} values, layout expects {self.size}")
+        out, i = {}, 0
+        for slot in self.slots:
+            k = _slot_len(slot)
+            part = vec[i:i + k]
+            if len(slot) == 3:
+                p = slot[2]
+                m = np.zeros((p, p))
+                m[np.triu_indices(p)] = part
+                m = m + np.triu(m, 1).T
+                out[slot[0]] = m
+            elif slot[1] == 1:
+                out[slot[0]] = float(part[0])
+            else:
+                out[slot[0]] = part.copy()
+            i += k
+        return out
+
+
+def _slot_len(slot) -> int:
+    return slot[2] * (slot[2] + 1) // 2 if len(slot) == 3 else slot[1]
+
+
+# -- moments: counts and sums that start every GLM ---------------------------------
+def moments_layout(p: int) -> Layout:
+    return Layout((("n", 1), ("hospitals", 1), ("sw", 1), ("swy", 1), ("swy2", 1), ("colsum", p),
+                   ("swy_eoff", 1), ("sw_eoff", 1)))
+
+
+def moments(d: Design) -> dict:
+    """Row count, weight and response sums, column counts (present levels), offset sums."""
+    w, y, off = d.weights, d.y, d.offset
+    return dict(n=d.n, hospitals=1.0 if d.n > 0 else 0.0, sw=w.sum(), swy=(w * y).sum(),
+                swy2=(w * y * y).sum(), colsum=np.abs(d.X).sum(axis=0),
+                swy_eoff=(w * y * np.exp(-off)).sum(), sw_eoff=(w * np.exp(off)).sum())
+
+
+# -- one weighted least-squares system --------------------------------------------------
+def wls_layout(p: int) -> Layout:
+    return Layout((("xtwx", "sym", p), ("xtwz", p), ("ztwz", 1)))
+
+
+def wls(X: np.ndarray, z: np.ndarray, w: np.ndarray) -> dict:
+    """X'WX, X'Wz and z'Wz: a linear model's sufficient statistics."""
+    Xw = X * w[:, None]
+    return dict(xtwx=Xw.T @ X, xtwz=Xw.T @ z, ztwz=(w * z * z).sum())
+
+
+# -- everything a Newton step and the final results need at one beta -----------------
+def point_layout(p: int) -> Layout:
+    return Layout((("U", p), ("h_obs", "sym", p), ("h_exp", "sym", p), ("meat", "sym", p),
+                   ("deviance", 1), ("pearson", 1), ("null_deviance", 1)))
+
+
+def glm_point(d: Design, family: Family, link: Link, beta: np.ndarray, null_mu: tuple | None) -> dict:
+    """Score, observed and expected information, deviance and Pearson chi2 at beta.
+
+    With c(eta) = mu'(eta)/V(mu) the score is U = X' w (y - mu) c, the expected
+    information X' w mu' c X and the observed information
+    X' w (mu' c - (y - mu) c') X. `meat` is U U' of this block alone: summed
+    over hospitals it is the middle of the hospital-clustered sandwich.
+    """
+    X, y, w = d.X, d.y, d.weights
+    eta = X @ beta + d.offset
+    mu = family.clip_mu(link.inverse(eta))
+    mu1, mu2 = link.d1(eta), link.d2(eta)
+    V, V1 = family.variance(mu), family.variance_d1(mu)
+    c = mu1 / V
+    c1 = mu2 / V - mu1**2 * V1 / V**2
+    r = y - mu
+    U = X.T @ (w * r * c)
+    h_exp = (X * (w * mu1 * c)[:, None]).T @ X
+    h_obs = (X * (w * (mu1 * c - r * c1))[:, None]).T @ X
+    dev = float((w * family.unit_deviance(y, mu)).sum())
+    pearson = float((w * r * r / V).sum())
+    null_dev = 0.0
+    if null_mu is not None:
+        kind, const = null_mu
+        mu0 = np.full_like(y, const) if kind == "constant" else const * np.exp(d.offset)
+        null_dev = float((w * family.unit_deviance(y, family.clip_mu(mu0))).sum())
+    return dict(U=U, h_obs=h_obs, h_exp=h_exp, meat=np.outer(U, U), deviance=dev, pearson=pearson,
+                null_deviance=null_dev)
+
+
+def working_response(d: Design, family: Family, link: Link, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """IRLS working response (without offset) and weights at mu, as statsmodels starts."""
+    mu = family.clip_mu(mu)
+    eta = link.link(mu)
+    mu1 = link.d1(eta)
+    z = eta - d.offset + (d.y - mu) / mu1
+    W = d.weights * mu1**2 / family.variance(mu)
+    return z, W
