@@ -8,6 +8,7 @@ A user's own dictionary is a folder in the same format (`--dictionary DIR`).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,12 +152,15 @@ class Dictionary:
     @property
     def fingerprint(self) -> str:
         """SHA-256 over the dictionary's content: results record which dictionary made them."""
+        if getattr(self, "_fingerprint", None):
+            return self._fingerprint
         h = hashlib.sha256()
-        h.update(yaml.safe_dump(self.to_spec(), sort_keys=True, allow_unicode=True).encode())
+        h.update(json.dumps(self.to_spec(), sort_keys=True, ensure_ascii=False, default=str).encode())
         for name in sorted(self.code_lists):
             h.update(name.encode())
             h.update(self.code_lists[name].to_csv(index=False).encode())
-        return h.hexdigest()
+        self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     # -- saving ----------------------------------------------------------------
     def to_spec(self) -> dict:

@@ -191,13 +191,13 @@ class GLMAnalysis(Analysis):
         on the pooled rows would take the first observed level as reference, so
         drop that level's column too and the names and values match.
         """
-        kept = colsum > 0
+        kept = colsum > 0.5  # counts: CKKS noise is far below 0.5
         for lo, hi in self.factor_slices_.values():
             if not any("[T." in c for c in self.columns_[lo:hi]):
                 continue
             ref_count = n - colsum[lo:hi].sum()
             if ref_count <= 0.5:
-                present = [j for j in range(lo, hi) if colsum[j] > 0]
+                present = [j for j in range(lo, hi) if colsum[j] > 0.5]
                 if present:
                     kept[present[0]] = False
         return kept.tolist()

@@ -58,7 +58,7 @@ class Analysis(ABC):
 
     def records(self, block) -> int:
         """How many records this hospital contributes (checked against the per-hospital minimum)."""
-        return int(getattr(block, "n", len(block)))
+        return int(block.n) if hasattr(block, "n") else len(block)
 
     @abstractmethod
     def initial_state(self) -> dict:

@@ -68,10 +68,14 @@ def moments_layout(p: int) -> Layout:
 
 
 def moments(d: Design) -> dict:
-    """Row count, weight and response sums, column counts (present levels), offset sums."""
+    """Row count, weight and response sums, column counts (present levels), offset sums.
+
+    `colsum` counts the non-zero entries of each column: integers, so that an
+    absent level is recognised as 0 even after CKKS noise (about 1e-7).
+    """
     w, y, off = d.weights, d.y, d.offset
     return dict(n=d.n, hospitals=1.0 if d.n > 0 else 0.0, sw=w.sum(), swy=(w * y).sum(),
-                swy2=(w * y * y).sum(), colsum=np.abs(d.X).sum(axis=0),
+                swy2=(w * y * y).sum(), colsum=(d.X != 0).sum(axis=0),
                 swy_eoff=(w * y * np.exp(-off)).sum(), sw_eoff=(w * np.exp(off)).sum())
 
 

@@ -1,0 +1,133 @@
+"""Run a study (one or more analyses) over a federation of hospital files.
+
+Used by `fedcost fit`, `fedcost run`, the demo and notebooks. For a local
+federation (tests, the demo) it also performs the key ceremony in the run
+folder; in real use the hospitals' SuperNodes already hold the secret context
+and the coordinator passes its public one (`keys_dir`).
+"""
+from __future__ import annotations
+
+import importlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fedcost import __version__
+from fedcost.crypto import PUBLIC_FILE, SECRET_FILE, init_keys
+from fedcost.dictionary import Dictionary
+from fedcost.errors import FedcostError, UsageError
+from fedcost.policy import Policy
+from fedcost.protocol import Analysis
+
+ENGINES = {
+    "deployment": "fedcost.engines.deployment",
+    "simulation": "fedcost.engines.simulation",
+    "local": "fedcost.federation.local",
+}
+
+
+@dataclass
+class Study:
+    """What a federated run produced: per-analysis results plus run metadata."""
+
+    output: dict
+    engine: str
+    dictionary: Dictionary
+    hospitals: list[str]
+    workdir: Path | None
+    specs: dict = field(default_factory=dict)
+
+    def status(self, name: str) -> str:
+        return self.output["analyses"][name]["status"]
+
+    def result(self, name: str) -> dict:
+        a = self.output["analyses"][name]
+        if a["status"] != "released":
+            raise FedcostError(f"analysis {name} was {a['status']}: {a.get('reason', '')}")
+        return a["result"]
+
+    def metadata(self) -> dict:
+        priv = self.output["privacy"]
+        return {
+            "engine": self.engine,
+            "dictionary_version": self.dictionary.version,
+            "dictionary_fingerprint": self.dictionary.fingerprint,
+            "fedcost_version": __version__,
+            "hospital_labels": self.output["hospitals"],
+            "refusals": self.output["refusals"],
+            "messages": self.output["messages"],
+            "privacy": {
+                "server_public_context_only": priv["server_public_context_only"],
+                "bytes_from_each_hospital": priv["bytes_from_each_hospital"],
+                "plaintext_statistics_sent_to_server": priv["plaintext_statistics_sent_to_server"],
+                "ciphertexts_checked": priv["ciphertexts_checked"],
+                "key_fingerprint": priv["key_fingerprint"],
+            },
+        }
+
+    def result_json(self, name: str) -> dict:
+        """The released result of one analysis with the run's metadata (result.json contract)."""
+        out = dict(self.result(name))
+        out["rounds"] = self.output["analyses"][name]["rounds"]
+        out.update(self.metadata())
+        return out
+
+
+def hospital_nodes(paths, secret_key: Path, workdir: Path, encoding: str | None = None) -> list[dict]:
+    """One node description per hospital file: its data, its key, a private work folder."""
+    nodes, seen = [], set()
+    for p in paths:
+        path = Path(p).resolve()
+        if not path.is_file():
+            raise UsageError(f"{p}: no such file")
+        label = path.stem
+        while label in seen:
+            label += "_"
+        seen.add(label)
+        node = {"data-path": str(path), "key-path": str(secret_key), "work-dir": str(workdir / "hospitals" / label),
+                "hospital": label}
+        if encoding:
+            node["encoding"] = encoding
+        nodes.append(node)
+    return nodes
+
+
+def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", dictionary=None,
+              policy: Policy | str | Path | None = None, keys_dir: str | Path | None = None,
+              workdir: str | Path | None = None, progress=None, encoding: str | None = None,
+              timeout: float = 1800) -> Study:
+    """Run `analyses` concurrently over one hospital per path; return a `Study`."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    paths = list(paths)
+    if not paths:
+        raise UsageError("no hospital data files given")
+    dictionary = dictionary if isinstance(dictionary, Dictionary) else Dictionary.load(dictionary)
+    policy = policy if isinstance(policy, Policy) else Policy.load(policy)
+    keep = workdir is not None
+    run_dir = Path(workdir) if keep else Path(tempfile.mkdtemp(prefix="fedcost-run-"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if keys_dir is None:
+            init_keys(run_dir / "keys", force=True)
+            keys_dir = run_dir / "keys"
+        keys_dir = Path(keys_dir)
+        nodes = hospital_nodes(paths, (keys_dir / SECRET_FILE).resolve(), run_dir, encoding)
+        job = {
+            "analyses": {name: a.spec() for name, a in analyses.items()},
+            "public_key": str((keys_dir / PUBLIC_FILE).resolve()),
+            "disclosure": policy.disclosure,
+            "dictionary_path": str(dictionary.path.resolve()) if dictionary.path else None,
+            "dictionary_fingerprint": dictionary.fingerprint,
+            "dictionary_version": dictionary.version,
+            "expected_hospitals": len(nodes),
+            "max_rounds": 60,
+        }
+        module = importlib.import_module(ENGINES[engine])
+        output = module.run(job, nodes, run_dir, progress=progress, timeout=timeout)
+        return Study(output=output, engine=engine, dictionary=dictionary, hospitals=output["hospitals"],
+                     workdir=run_dir if keep else None, specs=job["analyses"])
+    finally:
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)

@@ -1,0 +1,190 @@
+"""The coordinator's loop: relay, check, add ciphertexts; it can read nothing else.
+
+Each round it sends every hospital, for each analysis still running, the
+encrypted sum of the previous round and the sealed state; it checks that all
+hospitals report the same state digest (they agree on the step), that every
+statistics payload parses as a CKKS ciphertext under the public context and
+that reply headers carry nothing but allowed fields, and adds the ciphertexts.
+Analyses run concurrently: a study costs as many rounds as its slowest one.
+What it observed fills the `privacy` block of the results.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+from fedcost.crypto import PublicKeys
+from fedcost.errors import FederationError
+from fedcost.federation import wire
+from fedcost.results import write_json
+
+# Reply header fields a hospital may send; anything else is treated as a leak.
+ALLOWED_REPLY = {"hospital", "status", "reason", "analyses"}
+ALLOWED_ENTRY = {
+    "running": {"status", "sealed", "digest", "length", "chunks"},
+    "released": {"status", "result", "digest"},
+    "withheld": {"status", "reason"},
+    "refused": {"status", "reason"},
+    "error": {"status", "reason"},
+}
+
+
+class _Progress:
+    def __init__(self, path):
+        self.path = Path(path) if path else None
+
+    def __call__(self, **event):
+        event.setdefault("time", time.time())
+        if self.path:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(event) + "\n")
+
+
+def serve(job: dict, transport) -> dict:
+    """Run a study job over `transport`; write and return the output dict."""
+    progress = _Progress(job.get("progress_file"))
+    t0 = time.time()
+    pub = PublicKeys.load(job["public_key"])
+    run_id = job.get("run_id") or uuid.uuid4().hex
+    nodes = transport.nodes()
+    progress(event="nodes", nodes=len(nodes))
+    disclosure = job["disclosure"]
+    analyses = {name: {"spec": spec, "sealed": None, "sum": None, "length": 0, "chunks": 0, "rounds": 0,
+                       "status": "running", "participants": None}
+                for name, spec in job["analyses"].items()}
+    labels: dict[int, str] = {}
+    bytes_from: dict[int, int] = {n: 0 for n in nodes}
+    refusals: dict[str, str] = {}
+    checked = {"ciphertexts": 0, "headers": 0}
+    active = list(nodes)
+    base = {"run_id": run_id, "key_fingerprint": pub.fingerprint, "disclosure": disclosure,
+            "dictionary_path": job.get("dictionary_path"), "dictionary_fingerprint": job.get("dictionary_fingerprint"),
+            "dictionary_version": job.get("dictionary_version")}
+    r = 0
+    while any(a["status"] == "running" for a in analyses.values()):
+        r += 1
+        if r > job.get("max_rounds", 60):
+            raise FederationError(f"the study did not finish within {job.get('max_rounds', 60)} rounds")
+        t_round = time.time()
+        running = [n for n, a in analyses.items() if a["status"] == "running"]
+        requests = {}
+        for node in active:
+            items, blobs = {}, {}
+            for name in running:
+                a = analyses[name]
+                if a["participants"] is not None and node not in a["participants"]:
+                    continue
+                items[name] = {"spec": a["spec"], "sealed": a["sealed"], "length": a["length"], "chunks": a["chunks"]}
+                for i, c in enumerate(a["sum"] or []):
+                    blobs[f"sum/{name}/{i}"] = c
+            requests[node] = wire.pack({**base, "round": r, "analyses": items}, blobs)
+        replies = transport.exchange(requests)
+        parsed = {}
+        for node, raw in replies.items():
+            bytes_from[node] = bytes_from.get(node, 0) + len(raw)
+            header, blobs = wire.unpack(raw)
+            _check_reply(header, blobs, pub, checked)
+            labels[node] = header.get("hospital", str(node))
+            parsed[node] = (header, blobs)
+        # hospitals that refuse the whole query (invalid data, wrong keys) drop out in round 1
+        for node, (header, _) in list(parsed.items()):
+            if header["status"] == "refused":
+                refusals[labels[node]] = header.get("reason", "")
+                progress(event="refused", hospital=labels[node], reason=header.get("reason", ""))
+                if r > 1:
+                    raise FederationError(f"hospital {labels[node]} refused in round {r}: {header.get('reason')}")
+                active.remove(node)
+                del parsed[node]
+        if r == 1 and len(active) < disclosure["min_hospitals"]:
+            why = "; ".join(f"{h}: {m}" for h, m in refusals.items()) or "not enough hospitals connected"
+            raise FederationError(f"only {len(active)} hospital(s) can take part, the policy needs at least "
+                                  f"{disclosure['min_hospitals']} ({why})")
+        for name in running:
+            _collect(name, analyses[name], parsed, labels, pub, disclosure, r)
+        progress(event="round", round=r, running=len(running),
+                 finished=sum(a["status"] != "running" for a in analyses.values()),
+                 seconds=round(time.time() - t_round, 3))
+    out = {
+        "run_id": run_id,
+        "rounds": max((a["rounds"] for a in analyses.values()), default=0),
+        "messages": r,
+        "analyses": {n: {k: a[k] for k in ("status", "rounds") if k in a}
+                     | {k: a[k] for k in ("result", "reason", "hospitals") if k in a}
+                     for n, a in analyses.items()},
+        "hospitals": [labels[n] for n in active],
+        "refusals": refusals,
+        "privacy": {
+            "server_public_context_only": not pub.context.is_private(),
+            "key_fingerprint": pub.fingerprint,
+            "bytes_from_each_hospital": {labels.get(n, str(n)): b for n, b in bytes_from.items()},
+            "ciphertexts_checked": checked["ciphertexts"],
+            "reply_headers_checked": checked["headers"],
+            "plaintext_statistics_sent_to_server": False,
+        },
+        "seconds": round(time.time() - t0, 3),
+    }
+    if job.get("output"):
+        write_json(job["output"], out)
+    progress(event="done", rounds=out["rounds"], seconds=out["seconds"])
+    return out
+
+
+def _check_reply(header: dict, blobs: dict, pub: PublicKeys, checked: dict) -> None:
+    """Evidence, not a claim: refuse any reply that could carry plaintext statistics."""
+    extra = set(header) - ALLOWED_REPLY
+    if extra:
+        raise FederationError(f"hospital {header.get('hospital')} sent unexpected fields {sorted(extra)}")
+    for name, entry in (header.get("analyses") or {}).items():
+        allowed = ALLOWED_ENTRY.get(entry.get("status"))
+        if allowed is None or set(entry) - allowed:
+            raise FederationError(f"hospital {header.get('hospital')}: analysis {name} reply has unexpected fields")
+    for blob in blobs.values():
+        if not pub.is_ciphertext(blob):
+            raise FederationError(f"hospital {header.get('hospital')} sent a payload that is not a CKKS ciphertext")
+        checked["ciphertexts"] += 1
+    checked["headers"] += 1
+
+
+def _collect(name: str, a: dict, parsed: dict, labels: dict, pub: PublicKeys, disclosure: dict, r: int) -> None:
+    entries = {node: header["analyses"].get(name) for node, (header, _) in parsed.items()
+               if (a["participants"] is None or node in a["participants"]) and name in header["analyses"]}
+    statuses = {e["status"] for e in entries.values()}
+    if "error" in statuses:
+        a["status"] = "failed"
+        a["reason"] = "; ".join(f"{labels[n]}: {e['reason']}" for n, e in entries.items() if e["status"] == "error")
+        return
+    if r == 1:
+        refused = {n for n, e in entries.items() if e["status"] == "refused"}
+        if refused:
+            a["refused"] = {labels[n]: entries[n]["reason"] for n in refused}
+            entries = {n: e for n, e in entries.items() if n not in refused}
+        a["participants"] = set(entries)
+        a["hospitals"] = sorted(labels[n] for n in entries)
+        if len(entries) < disclosure["min_hospitals"]:
+            a["status"] = "withheld"
+            a["reason"] = (f"only {len(entries)} hospital(s) can contribute, the policy needs "
+                           f"{disclosure['min_hospitals']}: " + "; ".join(f"{h}: {m}" for h, m in a["refused"].items()))
+            return
+        statuses = {e["status"] for e in entries.values()}
+    if statuses == {"withheld"} or "withheld" in statuses:
+        a["status"] = "withheld"
+        a["reason"] = next(e["reason"] for e in entries.values() if e["status"] == "withheld")
+        return
+    if len(statuses) != 1:
+        raise FederationError(f"analysis {name}: hospitals are in different states {sorted(statuses)}")
+    digests = {e["digest"] for e in entries.values()}
+    if len(digests) != 1:
+        raise FederationError(f"analysis {name}: hospitals disagree on the step of round {r} "
+                              "(different data dictionary or code versions?)")
+    if statuses == {"released"}:
+        first = next(iter(entries.values()))
+        a["status"], a["result"] = "released", first["result"]
+        return
+    first = next(iter(entries.values()))
+    a["sealed"], a["length"], a["chunks"] = first["sealed"], first["length"], first["chunks"]
+    chunk_lists = [[parsed[n][1][f"{name}/{i}"] for i in range(e["chunks"])] for n, e in entries.items()]
+    a["sum"] = pub.add(chunk_lists)
+    a["rounds"] += 1
+

@@ -1,0 +1,153 @@
+"""The hospital side of a round: validate, decrypt the last sum, step, encrypt.
+
+Runs inside the Flower ClientApp (a fresh process per message), so it keeps
+its own work on the hospital's disk: the validated table is cached in the
+node's work-dir, keyed by the file's identity and the dictionary. Raw rows and
+plaintext statistics never leave this function; the reply holds ciphertexts,
+the sealed shared state, a digest of it, and (once an analysis finished and
+passed the disclosure rules) its released result.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import traceback
+from pathlib import Path
+
+from fedcost.crypto import SecretKeys
+from fedcost.dictionary import Dictionary
+from fedcost.errors import DisclosureError, FedcostError
+from fedcost.federation import wire
+from fedcost.protocol import Analysis
+import fedcost.irls  # noqa: F401  (registers the GLM analysis)
+
+
+def _register_analyses() -> None:
+    try:  # analyses of the policy study plan, when installed
+        import fedcost.analyses  # noqa: F401
+    except ImportError:
+        pass
+
+
+def handle(request: bytes, node: dict) -> bytes:
+    """Answer one coordinator request; never raises (errors become a refusal with a reason)."""
+    label = str(node.get("hospital") or Path(str(node.get("data-path", "hospital"))).stem)
+    try:
+        header, blobs = wire.unpack(request)
+    except Exception as exc:  # noqa: BLE001
+        return wire.pack({"hospital": label, "status": "refused", "reason": f"unreadable request: {exc}"})
+    try:
+        return _answer(header, blobs, node, label)
+    except FedcostError as exc:
+        return wire.pack({"hospital": label, "status": "refused", "reason": str(exc)})
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("FEDCOST_DEBUG"):
+            traceback.print_exc()
+        return wire.pack({"hospital": label, "status": "refused",
+                          "reason": f"internal error at the hospital: {type(exc).__name__}: {exc}"})
+
+
+def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
+    _register_analyses()
+    keys = SecretKeys.load(node["key-path"])
+    work_dir = node.get("work-dir")
+    own = keys.fingerprint_cached(work_dir)
+    if header.get("key_fingerprint") and header["key_fingerprint"] != own:
+        raise FedcostError(f"key fingerprint mismatch: the coordinator uses {header['key_fingerprint']}, "
+                           f"this hospital holds {own}")
+    dictionary = Dictionary.load(node.get("dictionary") or header.get("dictionary_path"))
+    if header.get("dictionary_fingerprint") and dictionary.fingerprint != header["dictionary_fingerprint"]:
+        raise FedcostError(f"data dictionary mismatch: the study uses version {header.get('dictionary_version')} "
+                           f"({header['dictionary_fingerprint'][:12]}), this hospital has {dictionary.version} "
+                           f"({dictionary.fingerprint[:12]})")
+    frame, data_key = load_frame(Path(node["data-path"]), dictionary, work_dir, node.get("encoding"))
+    disclosure = header["disclosure"]
+    out_header = {"hospital": label, "status": "ok", "analyses": {}}
+    out_blobs: dict[str, bytes] = {}
+    for name, item in header["analyses"].items():
+        entry, chunks = _step(name, item, blobs, frame, dictionary, keys, disclosure, work_dir, data_key)
+        out_header["analyses"][name] = entry
+        for i, c in enumerate(chunks):
+            out_blobs[f"{name}/{i}"] = c
+    return wire.pack(out_header, out_blobs)
+
+
+def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, work_dir, data_key
+          ) -> tuple[dict, list[bytes]]:
+    try:
+        analysis = Analysis.from_spec(item["spec"])
+        block = _prepared(analysis, item["spec"], frame, dictionary, work_dir, data_key)
+        n = analysis.records(block)
+        if n < disclosure["min_cell_records"]:
+            return {"status": "refused", "reason": f"{n} records for this analysis, fewer than the minimum "
+                                                  f"{disclosure['min_cell_records']} per hospital"}, []
+        if item.get("sealed") is None:
+            state = analysis.initial_state()
+        else:
+            state = keys.open(item["sealed"])
+            total = keys.decrypt([blobs[f"sum/{name}/{i}"] for i in range(item["chunks"])], item["length"])
+            state = analysis.advance(state, total)
+        if state.get("done"):
+            try:
+                released = analysis.disclose(state["result"], disclosure)
+            except DisclosureError as exc:
+                return {"status": "withheld", "reason": str(exc)}, []
+            return {"status": "released", "result": released, "digest": keys.digest(released)}, []
+        stats = analysis.statistics(block, state)
+        chunks = keys.encrypt(stats)
+        return {"status": "running", "sealed": keys.seal(state), "digest": keys.digest(state),
+                "length": int(len(stats)), "chunks": len(chunks)}, chunks
+    except FedcostError as exc:
+        return {"status": "error", "reason": str(exc)}, []
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("FEDCOST_DEBUG"):
+            traceback.print_exc()
+        return {"status": "error", "reason": f"{type(exc).__name__}: {exc}"}, []
+
+
+def load_frame(path: Path, dictionary: Dictionary, work_dir=None, encoding=None):
+    """The validated, typed table of this hospital and its cache key.
+
+    Each round is a new process, so the table is cached on the hospital's own
+    disk, keyed by the file's identity and the dictionary.
+    """
+    from fedcost.validation import load_valid
+
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{dictionary.fingerprint}|{encoding}"
+                         .encode()).hexdigest()[:24]
+    return _cached(work_dir, f"{key}.pkl", lambda: load_valid(path, dictionary, encoding=encoding)), key
+
+
+def _prepared(analysis, spec: dict, frame, dictionary, work_dir, data_key):
+    """The analysis' block (design matrix, ...) for this data, cached between rounds."""
+    skey = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+    def build():
+        block = analysis.prepare(frame, dictionary)
+        return block, {k: v for k, v in vars(analysis).items() if k.endswith("_")}  # fitted attributes
+
+    block, attrs = _cached(work_dir, f"{data_key}-{skey}.pkl", build)
+    vars(analysis).update(attrs)
+    return block
+
+
+def _cached(work_dir, name: str, build):
+    if not work_dir:
+        return build()
+    cache = Path(work_dir) / "cache" / name
+    if cache.exists():
+        try:
+            with cache.open("rb") as fh:
+                return pickle.load(fh)
+        except Exception:  # noqa: BLE001 - a broken cache is rebuilt
+            cache.unlink(missing_ok=True)
+    value = build()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.name + ".tmp")
+    with tmp.open("wb") as fh:
+        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, cache)
+    return value
