@@ -66,7 +66,13 @@ class Analysis(ABC):
 
     @abstractmethod
     def statistics(self, block, state: dict) -> np.ndarray:
-        """This hospital's statistics for the round, as one float vector."""
+        """This hospital's statistics for the round, as one float vector.
+
+        `self.site_` = {"index": i, "count": n} says which of the n hospital
+        slots is this hospital's, for statistics reported per hospital (a
+        hospital writes into its own slot and zeros elsewhere; only the sum,
+        decrypted by the hospitals, reveals the slots).
+        """
 
     @abstractmethod
     def advance(self, state: dict, total: np.ndarray) -> dict:
@@ -106,7 +112,10 @@ def run_prepared(analyses: dict[str, Analysis], blocks: dict[str, list], on_roun
             on_round(r, running)
         for name in running:
             a = analyses[name]
-            total = sum(np.asarray(a.statistics(b, states[name]), dtype=float) for b in blocks[name])
+            total = 0.0
+            for i, b in enumerate(blocks[name]):
+                a.site_ = {"index": i, "count": len(blocks[name])}
+                total = total + np.asarray(a.statistics(b, states[name]), dtype=float)
             states[name] = a.advance(states[name], total)
             rounds[name] += 1
     return {"results": {n: s["result"] for n, s in states.items()}, "rounds": rounds, "total_rounds": r}

@@ -79,7 +79,8 @@ def serve(job: dict, transport) -> dict:
                 items[name] = {"spec": a["spec"], "sealed": a["sealed"], "length": a["length"], "chunks": a["chunks"]}
                 for i, c in enumerate(a["sum"] or []):
                     blobs[f"sum/{name}/{i}"] = c
-            requests[node] = wire.pack({**base, "round": r, "analyses": items}, blobs)
+            requests[node] = wire.pack({**base, "round": r, "analyses": items, "site_index": nodes.index(node),
+                                        "site_count": len(nodes)}, blobs)
         replies = transport.exchange(requests)
         parsed = {}
         for node, raw in replies.items():
@@ -114,6 +115,7 @@ def serve(job: dict, transport) -> dict:
                      | {k: a[k] for k in ("result", "reason", "hospitals") if k in a}
                      for n, a in analyses.items()},
         "hospitals": [labels[n] for n in active],
+        "sites": [labels.get(n) for n in nodes],  # site index -> hospital label (None: never answered)
         "refusals": refusals,
         "privacy": {
             "server_public_context_only": not pub.context.is_private(),

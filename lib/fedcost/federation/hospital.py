@@ -67,17 +67,19 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
     out_header = {"hospital": label, "status": "ok", "analyses": {}}
     out_blobs: dict[str, bytes] = {}
     for name, item in header["analyses"].items():
-        entry, chunks = _step(name, item, blobs, frame, dictionary, keys, disclosure, work_dir, data_key)
+        site = {"index": header["site_index"], "count": header["site_count"]}
+        entry, chunks = _step(name, item, blobs, frame, dictionary, keys, disclosure, work_dir, data_key, site)
         out_header["analyses"][name] = entry
         for i, c in enumerate(chunks):
             out_blobs[f"{name}/{i}"] = c
     return wire.pack(out_header, out_blobs)
 
 
-def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, work_dir, data_key
+def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, work_dir, data_key, site
           ) -> tuple[dict, list[bytes]]:
     try:
         analysis = Analysis.from_spec(item["spec"])
+        analysis.site_ = site
         block = _prepared(analysis, item["spec"], frame, dictionary, work_dir, data_key)
         n = analysis.records(block)
         if n < disclosure["min_cell_records"]:
