@@ -296,6 +296,26 @@ def test_gamma_glm_recovers_truth():
                 truth["coef"][f"C(hospital_id)[T.{h}]"], abs=1e-9)
 
 
+def test_casemix_glm_recovers_pseudo_truth():
+    """The dictionary-only formula (no derived columns) a federated fit would use."""
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+    from scipy import stats
+
+    frames, truth = synth.generate(3, 5000, 2024)
+    df = pd.concat(frames.values(), ignore_index=True)
+    assert truth["casemix_formula"] == "cost_total ~ age + los + comorbidity_score + C(drg_code) + C(hospital_level)"
+    res = smf.glm(truth["casemix_formula"], df, family=sm.families.Gamma(sm.families.links.Log())).fit()
+    names = list(res.params.index)
+    assert set(names) == set(truth["casemix_coef"])
+    diff = res.params.to_numpy() - np.array([truth["casemix_coef"][n] for n in names])
+    assert np.all(np.abs(diff) < 4 * res.bse.to_numpy())
+    wald = diff @ np.linalg.solve(res.cov_params().to_numpy(), diff)
+    assert stats.chi2.sf(wald, len(names)) > 0.001
+    for name in ("age", "los", "comorbidity_score"):      # close to the structural values too
+        assert truth["casemix_coef"][name] == pytest.approx(truth["parameters"][name], rel=0.1)
+
+
 def test_readmission_logit_recovers_truth():
     import statsmodels.api as sm
     import statsmodels.formula.api as smf

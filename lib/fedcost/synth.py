@@ -24,7 +24,12 @@ The generating model (all of it in `truth`):
   ``truth['formula']`` is a statsmodels formula whose coefficients
   ``truth['coef']`` (statsmodels names) are exactly the generating ones; fit it
   on the data after `add_derived_columns` (which adds ``year_c`` and
-  ``combination``).
+  ``combination``). ``truth['casemix_formula']`` uses dictionary columns only
+  (``cost_total ~ age + los + comorbidity_score + C(drg_code) +
+  C(hospital_level)``, what a federated fit can use as is); it omits the
+  hospital effects, trends and the combination arm, so ``truth['casemix_coef']``
+  holds its pseudo-true values (the fit's limit on these records), not the
+  structural ones in ``truth['parameters']``.
 * Cost components come from hospital- and DRG-specific shares, in whole cents,
   and ``cost_total`` is their exact sum.
 * A combination-therapy cohort (8-12 % of each hospital's records, DRGs RE11 and
@@ -82,6 +87,7 @@ LEVEL_EFFECT = {"primary": 0.0, "secondary": 0.09, "tertiary": 0.20}
 BASE_COST = 9000.0       # yuan per unit DRG weight at a typical case, primary level
 READMIT = {"Intercept": -3.4, "age": 0.012, "comorbidity_score": 0.15}   # logistic
 COHORT_DRGS = ("RE11", "RU11")
+CASEMIX_FORMULA = "cost_total ~ age + los + comorbidity_score + C(drg_code) + C(hospital_level)"
 QALY_HORIZON = 3.0       # years; qaly is QALYs over this horizon
 
 # --- DRG profiles ------------------------------------------------------------------------
@@ -423,8 +429,62 @@ def _one_hospital(h: dict, ctx: dict, rng: np.random.Generator) -> tuple[pd.Data
     stats = dict(rows=n, cohort_rows=int(n_cohort), combination_rows=int(comb.sum()),
                  cohort_mean_incremental_cost=float(np.mean(mu0[cohort]) * (T["combination_cost_ratio"] - 1))
                  if n_cohort else None,
-                 cohort_sum_mu0=float(mu0[cohort].sum()))
+                 cohort_sum_mu0=float(mu0[cohort].sum()),
+                 _arrays=dict(drg=drg.astype(np.int32), level=np.full(n, LEVELS.index(level), dtype=np.int32),
+                              age=age.astype(float), los=los.astype(float), com=com.astype(float), mu=mu))
     return df, stats
+
+
+def _pseudo_true(arrays: list[dict], codes: list[str], tol: float = 1e-10, max_iter: int = 50) -> dict[str, float]:
+    """What a pooled Gamma(log) fit of CASEMIX_FORMULA converges to on these covariates.
+
+    That formula leaves out the hospital efficiency effects, trends and the
+    combination arm, so its coefficients are not the structural ones; its
+    pseudo-true values are the solution of the GLM score equations with each
+    cost replaced by its true mean mu (Fisher scoring; for Gamma with a log
+    link the working weights are 1, so X'X is fixed). A fit on the data lands
+    within sampling error of them.
+    """
+    drg_seen = sorted(set().union(*(np.unique(a["drg"]).tolist() for a in arrays)))
+    lvl_seen = sorted(set().union(*(np.unique(a["level"]).tolist() for a in arrays)))
+    drg_cols, lvl_cols = drg_seen[1:], lvl_seen[1:]
+    names = (["Intercept"] + [f"C(drg_code)[T.{codes[g]}]" for g in drg_cols]
+             + [f"C(hospital_level)[T.{LEVELS[v]}]" for v in lvl_cols] + ["age", "los", "comorbidity_score"])
+    k = len(names)
+    drg_pos = {g: 1 + i for i, g in enumerate(drg_cols)}
+    lvl_pos = {v: 1 + len(drg_cols) + i for i, v in enumerate(lvl_cols)}
+
+    def blocks(chunk: int = 200_000):
+        for a in arrays:
+            for lo in range(0, len(a["mu"]), chunk):
+                sl = slice(lo, lo + chunk)
+                m = len(a["mu"][sl])
+                X = np.zeros((m, k))
+                X[:, 0] = 1.0
+                rows = np.arange(m)
+                for idx, pos in ((a["drg"][sl], drg_pos), (a["level"][sl], lvl_pos)):
+                    col = np.array([pos.get(int(i), -1) for i in range(max(len(codes), len(LEVELS)))])[idx]
+                    hit = col >= 0
+                    X[rows[hit], col[hit]] = 1.0
+                X[:, -3], X[:, -2], X[:, -1] = a["age"][sl], a["los"][sl], a["com"][sl]
+                yield X, a["mu"][sl]
+
+    xtx, xty = np.zeros((k, k)), np.zeros(k)
+    for X, mu in blocks():
+        xtx += X.T @ X
+        xty += X.T @ np.log(mu)
+    beta = np.linalg.solve(xtx, xty)            # start: least squares on log mu
+    for _ in range(max_iter):
+        xtz = np.zeros(k)
+        for X, mu in blocks():
+            eta = X @ beta
+            xtz += X.T @ (eta + mu / np.exp(eta) - 1.0)
+        new = np.linalg.solve(xtx, xtz)
+        done = np.max(np.abs(new - beta)) < tol
+        beta = new
+        if done:
+            break
+    return {name: round(float(b), 8) for name, b in zip(names, beta)}
 
 
 def generate(n_hospitals: int, rows: int, seed: int, dictionary: Dictionary | str | Path | None = None
@@ -473,18 +533,22 @@ def _truth(n_hospitals, rows, seed, dictionary, codes, weights, intercept, drg_e
     year_trend = float(np.round(slopes.mean(), 6))
     h1 = hospitals[0]
     # exact formula: hospital intercepts (level + efficiency) and hospital slopes
-    coef = {"Intercept": round(intercept + LEVEL_EFFECT[h1["hospital_level"]] + h1["efficiency"], 6)}
-    coef.update({f"C(drg_code)[T.{c}]": float(e) for c, e in zip(codes[1:], drg_eff[1:])})
+    # statsmodels keeps the DRGs it sees, the first in sorted order as reference
+    seen = sorted(set().union(*(np.unique(s["_arrays"]["drg"]).tolist() for s in stats.values())))
+    ref = drg_eff[seen[0]]
+    coef = {"Intercept": round(intercept + ref + LEVEL_EFFECT[h1["hospital_level"]] + h1["efficiency"], 6)}
+    coef.update({f"C(drg_code)[T.{codes[g]}]": round(float(drg_eff[g] - ref), 6) for g in seen[1:]})
     for h in hospitals[1:]:
         coef[f"C(hospital_id)[T.{h['hospital_id']}]"] = round(
             LEVEL_EFFECT[h["hospital_level"]] + h["efficiency"] - LEVEL_EFFECT[h1["hospital_level"]]
             - h1["efficiency"], 6)
     coef.update({"age": B_AGE, "los": B_LOS, "comorbidity_score": B_COM})
-    if cohort_drgs:
+    has_comb = sum(s["combination_rows"] for s in stats.values()) > 0
+    if has_comb:
         coef["combination"] = coef_comb
     for h in hospitals:
         coef[f"C(hospital_id)[{h['hospital_id']}]:year_c"] = h["slope"]
-    comb_term = " + combination" if cohort_drgs else ""
+    comb_term = " + combination" if has_comb else ""
     if n_hospitals > 1:
         formula = ("cost_total ~ age + los + comorbidity_score + C(drg_code) + C(hospital_id)"
                    + comb_term + " + C(hospital_id):year_c")
@@ -492,12 +556,7 @@ def _truth(n_hospitals, rows, seed, dictionary, codes, weights, intercept, drg_e
         coef = {k: v for k, v in coef.items() if not k.startswith("C(hospital_id)[T.")}
         coef["year_c"] = coef.pop(f"C(hospital_id)[{ids[0]}]:year_c")
         formula = "cost_total ~ age + los + comorbidity_score + C(drg_code)" + comb_term + " + year_c"
-    casemix = {"Intercept": intercept}
-    casemix.update({f"C(drg_code)[T.{c}]": float(e) for c, e in zip(codes[1:], drg_eff[1:])})
-    casemix.update({f"C(hospital_level)[T.{lv}]": LEVEL_EFFECT[lv] for lv in LEVELS[1:]})
-    casemix.update({"age": B_AGE, "los": B_LOS, "comorbidity_score": B_COM, "year_c": year_trend})
-    if cohort_drgs:
-        casemix["combination"] = coef_comb
+    casemix = _pseudo_true([s["_arrays"] for s in stats.values()], codes)
     n_cohort = sum(s["cohort_rows"] for s in stats.values())
     sum_mu0 = sum(s["cohort_sum_mu0"] for s in stats.values())
     cohort = None
@@ -535,11 +594,12 @@ def _truth(n_hospitals, rows, seed, dictionary, codes, weights, intercept, drg_e
         },
         "formula": formula,
         "coef": coef,
-        "casemix_formula": ("cost_total ~ age + los + comorbidity_score + C(drg_code) + C(hospital_level) + year_c"
-                            + (" + combination" if cohort_drgs else "")),
+        "casemix_formula": CASEMIX_FORMULA,
         "casemix_coef": casemix,
-        "casemix_note": "structural coefficients; a fit of casemix_formula omits the hospital efficiency effects "
-                        "and trend deviations, so it recovers these only approximately",
+        "casemix_note": "pseudo-true values: what a pooled Gamma(log) fit of casemix_formula (dictionary columns "
+                        "only, no derived columns) converges to on these records; it leaves out the hospital "
+                        "effects, trends and the combination arm, so it differs from the structural parameters, "
+                        "but a fit on the data lands within sampling error of these values",
         "parameters": {
             "Intercept": intercept, "age": B_AGE, "los": B_LOS, "comorbidity_score": B_COM,
             "year_trend": year_trend,

@@ -10,12 +10,15 @@ DESCRIPTION = """\
 Write synthetic inpatient cost records, one file per hospital (DIR/H01.csv,
 DIR/H02.csv, ...), and DIR/truth.json with the generating model: the Gamma
 (log link) cost model's true coefficients under statsmodels names and the
-formula that recovers them, each hospital's efficiency effect and yearly cost
-trend, the readmission model, and the combination-therapy cohort's true
-incremental cost and QALYs.
+formula that recovers them (it uses two derived columns: year_c, the
+discharge year - 2023, and combination, 1 for the combination arm), the
+pseudo-true coefficients of the dictionary-only case-mix formula
+cost_total ~ age + los + comorbidity_score + C(drg_code) + C(hospital_level),
+each hospital's efficiency effect and yearly cost trend, the readmission
+model, and the combination-therapy cohort's true incremental cost and QALYs.
 
 Every column of the data dictionary is filled; discharges span 2022-2024;
-cost components sum to the total to the cent. Hospitals get 70-130%% of
+cost components sum to the total to the cent. Hospitals get 70-130% of
 --rows each. The same --seed gives byte-identical files.
 
 DIR must be empty or not exist. With --force, synth writes into a non-empty
