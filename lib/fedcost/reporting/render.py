@@ -1,0 +1,602 @@
+"""Render an executed report notebook to a self-contained HTML file and an A4 PDF.
+
+    paths = render("out/policy_report.zh.ipynb", "out", formats=("html", "pdf"), lang="zh")
+    # {'html': Path('out/policy_report.zh.html'), 'pdf': Path('out/policy_report.zh.pdf')}
+
+With `quarto` on PATH the notebook is rendered by `quarto render` (no
+execution: it already ran under papermill). Otherwise the *embedded renderer*
+does the same job from the same source: the notebook becomes one Markdown
+document (honouring the Quarto cell options below), pandoc turns it into a
+self-contained HTML page (images inline, one file to e-mail) and into typst,
+and typst compiles the PDF. Both use the templates in `reports/templates/`.
+
+Notebook conventions (Quarto's, so either renderer reads the same notebook):
+- First cell: a raw cell with YAML front matter (`title`, `subtitle`, `author`, `date`
+  (`today` allowed), `lang`, `toc`, `number-sections`, `execute: {echo, warning}`, `format`).
+  A key with a language suffix (`title-zh`, `subtitle-zh`, `abstract-zh`) replaces the plain key
+  when rendering in that language.
+- Cells tagged `lang-en` / `lang-zh` are kept only in that language; untagged cells always.
+- Code cells: `#| option: value` lines first. Supported: `echo` (default false: code is hidden),
+  `include: false` (drop the cell), `output: false` (no outputs), `output: asis` (printed text is
+  Markdown), `warning` (stderr shown only when true), `label: fig-xxx` / `tbl-xxx` with `fig-cap` /
+  `tbl-cap` (numbered "Figure 1: ..." / "图 1：..."; `@fig-xxx` in text becomes the number),
+  `fig-alt`, and any option with a language suffix (`fig-cap-zh`). The `parameters` and
+  `injected-parameters` cells are never shown.
+- Outputs: images (SVG preferred, then PNG/JPEG), `text/markdown` (e.g. `fedcost.reporting.tables.md_table`,
+  `IPython.display.Markdown`), `text/html` tables (pandas DataFrames; converted to real tables),
+  plain text as a monospaced block. Errors are shown only if a cell has `error: true`.
+- `{{< pagebreak >}}` breaks the PDF page; `::: {.callout-note}` / `-important` / `-warning` /
+  `-tip` / `-caution` boxes (title from `title="..."` or a first heading) render in both formats.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import io
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+from fedcost import __version__
+from fedcost.errors import FedcostError, UsageError
+from fedcost.paths import PROJECT_ROOT
+from fedcost.reporting.fonts import needs_cjk, require_cjk_font
+from fedcost.reporting.i18n import normalise_lang, t
+
+REPORTS_DIR = Path(os.environ.get("FEDCOST_REPORTS_DIR", PROJECT_ROOT / "reports"))
+TEMPLATES = REPORTS_DIR / "templates"
+FORMATS = ("html", "pdf")
+TEXT_WIDTH_IN = 6.4  # the PDF text width; figures this wide fill the column
+READER = "markdown+pipe_tables+grid_tables+fenced_divs+implicit_figures+raw_attribute+east_asian_line_breaks"
+LATIN_FONTS = ["Liberation Sans", "Arial", "Helvetica", "Noto Sans", "DejaVu Sans"]
+
+
+class RenderError(FedcostError):
+    """A report could not be rendered (pandoc, typst or quarto failed)."""
+
+
+# ----------------------------------------------------------------- front matter and options
+def _front_matter(nb) -> tuple[dict, int | None]:
+    for i, cell in enumerate(nb.cells[:3]):
+        if cell.cell_type == "raw":
+            m = re.match(r"^\s*---\s*\n(.*?)\n---\s*$", cell.source, flags=re.S)
+            if m:
+                try:
+                    return dict(yaml.safe_load(m.group(1)) or {}), i
+                except yaml.YAMLError as exc:
+                    raise RenderError(f"the front matter (first raw cell) is not valid YAML: {exc}") from None
+    return {}, None
+
+
+def _by_lang(d: dict, lang: str) -> dict:
+    """Resolve `key-<lang>` variants and {en:..., zh:...} maps for `lang`; drop other languages' keys."""
+    out: dict = {}
+    suffixes = {f"-{code}" for code in ("en", "zh")}
+    for key, value in d.items():
+        if any(str(key).endswith(s) for s in suffixes):
+            continue
+        if isinstance(value, dict) and value and set(value) <= {"en", "zh"}:
+            value = value.get(lang, value.get("en"))
+        out[key] = value
+    for key, value in d.items():
+        if str(key).endswith(f"-{lang}"):
+            out[str(key)[: -len(lang) - 1]] = value
+    return out
+
+
+def _project_config() -> dict:
+    f = REPORTS_DIR / "_quarto.yml"
+    if f.is_file():
+        try:
+            return yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            return {}
+    return {}
+
+
+def parse_cell_options(source: str) -> tuple[dict, str]:
+    """`#| key: value` lines at the top of a code cell -> (options, the rest of the source)."""
+    lines = source.splitlines()
+    opts_lines = []
+    i = 0
+    while i < len(lines) and lines[i].startswith("#|"):
+        opts_lines.append(lines[i][3:] if lines[i].startswith("#| ") else lines[i][2:])
+        i += 1
+    opts: dict = {}
+    if opts_lines:
+        try:
+            opts = yaml.safe_load("\n".join(opts_lines)) or {}
+        except yaml.YAMLError:
+            for line in opts_lines:  # be lenient: one option per line
+                k, _, v = line.partition(":")
+                if k.strip():
+                    try:
+                        opts[k.strip()] = yaml.safe_load(v) if v.strip() else None
+                    except yaml.YAMLError:
+                        opts[k.strip()] = v.strip()
+    return (opts if isinstance(opts, dict) else {}), "\n".join(lines[i:])
+
+
+def _tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []) or [])
+
+
+def _keep_for_lang(cell, lang: str) -> bool:
+    langs = [tg[5:] for tg in _tags(cell) if tg.startswith("lang-")]
+    return not langs or lang in langs
+
+
+def localise_notebook(nb, lang: str):
+    """A copy of `nb` for one language: other languages' cells dropped, `-<lang>` keys and cell
+    options resolved, `lang` set in the front matter (what Quarto is given)."""
+    import copy
+    nb = copy.deepcopy(nb)
+    meta, idx = _front_matter(nb)
+    meta = _by_lang(meta, lang)
+    meta["lang"] = "zh-CN" if lang == "zh" else lang
+    front = "---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---"
+    if idx is None:
+        import nbformat
+        nb.cells.insert(0, nbformat.v4.new_raw_cell(front))
+    else:
+        nb.cells[idx].source = front
+    cells = []
+    for cell in nb.cells:
+        if not _keep_for_lang(cell, lang):
+            continue
+        if cell.cell_type == "code":
+            opts, body = parse_cell_options(cell.source)
+            if any(str(k).endswith(("-en", "-zh")) for k in opts):
+                opts = _by_lang(opts, lang)
+                lines = [f"#| {k}: {yaml.safe_dump(v, allow_unicode=True, default_flow_style=True).strip().removesuffix('...').strip()}"
+                         for k, v in opts.items()]
+                cell.source = "\n".join(lines + [body])
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+# ----------------------------------------------------------------- notebook -> markdown
+_MIME_IMAGE = ("image/svg+xml", "image/png", "image/jpeg")
+
+
+def _image_width_pct(data: bytes, mime: str, meta: dict) -> float | None:
+    """Display width as a % of the text width, from the image's own size (figures 6.4 in wide = 100%)."""
+    try:
+        if mime == "image/svg+xml":
+            m = re.search(rb'<svg[^>]*\swidth="([\d.]+)(pt|px|in|mm|cm)?"', data[:4000])
+            if not m:
+                return None
+            v, unit = float(m.group(1)), (m.group(2) or b"px").decode()
+            inches = v / {"pt": 72, "px": 96, "in": 1, "mm": 25.4, "cm": 2.54}[unit]
+        else:
+            width = (meta or {}).get("width")
+            from PIL import Image
+            im = Image.open(io.BytesIO(data))
+            dpi = im.info.get("dpi", (96, 96))[0] or 96
+            inches = (width / 96) if width else im.width / float(dpi)
+        return max(10.0, min(100.0, 100.0 * inches / TEXT_WIDTH_IN))
+    except Exception:  # noqa: BLE001 - size unknown: let the renderer decide
+        return None
+
+
+def _fence(text: str, cls: str = "") -> str:
+    ticks = "```"
+    while ticks in text:
+        ticks += "`"
+    return f"{ticks}{cls}\n{text.rstrip()}\n{ticks}\n"
+
+
+def _html_to_markdown(html: str) -> str:
+    import pypandoc
+    html = re.sub(r"<style.*?</style>", "", html, flags=re.S | re.I)
+    try:
+        return pypandoc.convert_text(html, "markdown-raw_html-native_divs-native_spans-fenced_divs-bracketed_spans",
+                                     format="html", extra_args=["--wrap=none"])
+    except (RuntimeError, OSError):
+        return ""
+
+
+def _is_table(md: str) -> bool:
+    return bool(re.search(r"^\s*\|.*\|\s*$\n^\s*\|[\s:|-]+\|\s*$", md, flags=re.M)
+                or re.search(r"^\+[-=:+]+\+\s*$", md, flags=re.M)
+                or re.search(r"^\s*-{3,}[\s-]*$", md, flags=re.M))
+
+
+class _Numbering:
+    """Quarto-style cross-reference numbers: fig-* and tbl-* labels in document order."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+        self.numbers: dict[str, int] = {}
+        self.counts = {"fig": 0, "tbl": 0}
+
+    def add(self, label: str) -> int:
+        kind = label.split("-", 1)[0]
+        if label not in self.numbers:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            self.numbers[label] = self.counts[kind]
+        return self.numbers[label]
+
+    def name(self, label: str) -> str:
+        kind = label.split("-", 1)[0]
+        word = t("figure" if kind == "fig" else "table", self.lang)
+        return f"{word} {self.numbers.get(label, '?')}" if self.lang != "zh" else f"{word} {self.numbers.get(label, '?')}"
+
+    def caption(self, label: str | None, cap: str | None) -> str:
+        if not label:
+            return cap or ""
+        sep = "：" if self.lang == "zh" else ": "
+        return f"{self.name(label)}{sep}{cap}" if cap else self.name(label)
+
+    def resolve_refs(self, text: str) -> str:
+        def sub(m):
+            label = m.group(1)
+            if label in self.numbers:
+                return f"[{self.name(label)}](#{label})"
+            return "\\" + m.group(0)  # unknown label: literal text, not a citation
+        return re.sub(r"(?<![\w@])@((?:fig|tbl)-[\w-]+)", sub, text)
+
+
+def _shortcodes(text: str) -> str:
+    brk = "\n```{=typst}\n#pagebreak()\n```\n\n```{=html}\n<div class=\"page-break\"></div>\n```\n"
+    return re.sub(r"\{\{<\s*pagebreak\s*>\}\}", brk, text)
+
+
+def notebook_to_markdown(nb, lang: str, media_dir: Path, defaults: dict | None = None) -> tuple[str, dict]:
+    """The report body as pandoc Markdown (images written to `media_dir`) and its metadata."""
+    meta, front_idx = _front_matter(nb)
+    meta = _by_lang(meta, lang)
+    project = _by_lang(_project_config(), lang)
+    exec_defaults = {"echo": False, "warning": False, "error": False}
+    exec_defaults.update((project.get("execute") or {}))
+    exec_defaults.update((meta.get("execute") or {}))
+    exec_defaults.update(defaults or {})
+    numbering = _Numbering(lang)
+    media_dir.mkdir(parents=True, exist_ok=True)
+
+    # first pass: labels in order, so references anywhere resolve
+    for cell in nb.cells:
+        if cell.cell_type == "code" and _keep_for_lang(cell, lang):
+            opts, _ = parse_cell_options(cell.source)
+            label = opts.get("label")
+            if isinstance(label, str) and label.startswith(("fig-", "tbl-")):
+                numbering.add(label)
+
+    parts: list[str] = []
+    n_img = 0
+    for i, cell in enumerate(nb.cells):
+        if i == front_idx or not _keep_for_lang(cell, lang):
+            continue
+        tags = _tags(cell)
+        if "remove-cell" in tags:
+            continue
+        if cell.cell_type == "markdown":
+            parts.append(cell.source)
+            continue
+        if cell.cell_type == "raw":
+            fmt = (cell.metadata.get("format") or cell.metadata.get("raw_mimetype") or "").lower()
+            if fmt in ("text/markdown", "markdown"):
+                parts.append(cell.source)
+            elif fmt in ("text/html", "html"):
+                parts.append("```{=html}\n" + cell.source + "\n```")
+            elif fmt == "typst":
+                parts.append("```{=typst}\n" + cell.source + "\n```")
+            continue
+        if cell.cell_type != "code":
+            continue
+        if "parameters" in tags or "injected-parameters" in tags:
+            continue
+        opts, body = parse_cell_options(cell.source)
+        opts = _by_lang(opts, lang)
+        o = dict(exec_defaults)
+        o.update(opts)
+        if o.get("include") is False:
+            continue
+        cell_parts: list[str] = []
+        if o.get("echo") is True and body.strip() and "remove-input" not in tags:
+            cell_parts.append(_fence(body, "python"))
+        label = o.get("label") if isinstance(o.get("label"), str) else None
+        outputs = [] if (o.get("output") is False or "remove-output" in tags) else cell.get("outputs", [])
+        asis = o.get("output") == "asis"
+        first_image = True
+        table_md: list[str] = []
+        for out in outputs:
+            kind = out.get("output_type")
+            if kind == "stream":
+                if out.get("name") == "stderr" and not o.get("warning"):
+                    continue
+                text = out.get("text", "")
+                if asis:
+                    cell_parts.append(text)
+                elif text.strip():
+                    cell_parts.append(_fence(text, "{.output}"))
+                continue
+            if kind == "error":
+                if o.get("error"):
+                    cell_parts.append(_fence(f"{out.get('ename')}: {out.get('evalue')}", "{.output .error}"))
+                continue
+            if kind not in ("display_data", "execute_result"):
+                continue
+            data = out.get("data", {})
+            mime = next((m for m in _MIME_IMAGE if m in data), None)
+            if mime:
+                raw = data[mime]
+                blob = (raw if isinstance(raw, str) else "".join(raw)).encode("utf-8") if mime == "image/svg+xml" \
+                    else base64.b64decode(raw if isinstance(raw, str) else "".join(raw))
+                n_img += 1
+                ext = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg"}[mime]
+                name = f"{label or 'figure'}-{n_img}.{ext}" if label else f"figure-{n_img}.{ext}"
+                (media_dir / name).write_bytes(blob)
+                width = _image_width_pct(blob, mime, out.get("metadata", {}).get(mime, {}))
+                attrs = []
+                is_fig = bool(label and label.startswith("fig-") and first_image)
+                if is_fig:
+                    attrs.append(f"#{label}")
+                if width:
+                    attrs.append(f'width="{width:.0f}%"')
+                if o.get("fig-alt"):
+                    attrs.append(f'fig-alt="{_attr(o["fig-alt"])}"')
+                cap = o.get("fig-cap") if first_image else None
+                caption = numbering.caption(label if is_fig else None, cap) if (cap or is_fig) else ""
+                rel = f"{media_dir.name}/{name}"
+                # with a caption pandoc makes a figure; without one it stays an image
+                img = f"![{_inline(caption)}]({rel}){{{' '.join(attrs)}}}"
+                cell_parts.append(img + "\n")
+                first_image = False
+                continue
+            if "text/markdown" in data:
+                md = data["text/markdown"]
+                md = md if isinstance(md, str) else "".join(md)
+                (table_md if _is_table(md) else cell_parts).append(md)
+                if _is_table(md):
+                    cell_parts.append("\x00TABLE\x00")
+                continue
+            if "text/html" in data:
+                html = data["text/html"]
+                html = html if isinstance(html, str) else "".join(html)
+                from fedcost.reporting.tables import html_table_to_markdown
+                md = (html_table_to_markdown(html, lang=lang) if "<table" in html.lower() else None) \
+                    or _html_to_markdown(html)
+                if md.strip():
+                    if _is_table(md):
+                        table_md.append(md)
+                        cell_parts.append("\x00TABLE\x00")
+                    else:
+                        cell_parts.append(md)
+                continue
+            if "text/plain" in data:
+                text = data["text/plain"]
+                text = text if isinstance(text, str) else "".join(text)
+                if asis:
+                    cell_parts.append(text)
+                elif text.strip():
+                    cell_parts.append(_fence(text, "{.output}"))
+        # tables: attach the caption and label to the first table of the cell
+        rendered: list[str] = []
+        tcount = 0
+        for piece in cell_parts:
+            if piece != "\x00TABLE\x00":
+                rendered.append(piece)
+                continue
+            md = table_md[tcount].rstrip() + "\n"
+            tcount += 1
+            cap = o.get("tbl-cap") if tcount == 1 else None
+            if label and label.startswith("tbl-") and tcount == 1:
+                caption = numbering.caption(label, cap)
+                rendered.append(f"::: {{#{label} .table-wrap}}\n{md}\n: {_inline(caption)}\n:::\n")
+            elif cap:
+                rendered.append(f"{md}\n: {_inline(cap)}\n")
+            else:
+                rendered.append(md)
+        if rendered:
+            parts.append("\n".join(rendered))
+    body = "\n\n".join(p.strip("\n") for p in parts if p and p.strip())
+    body = _shortcodes(numbering.resolve_refs(body))
+    meta.setdefault("toc", project.get("toc", False))
+    return body + "\n", meta
+
+
+def _inline(text) -> str:
+    return " ".join(str(text).split())
+
+
+def _attr(text) -> str:
+    return _inline(text).replace('"', "&quot;")
+
+
+# ----------------------------------------------------------------- metadata
+def _resolve_date(value) -> str:
+    if value in (None, "today", "now", "last-modified"):
+        return _dt.date.today().isoformat()
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()[:10]
+    return str(value)
+
+
+def _doc_meta(meta: dict, lang: str, executed: Path) -> dict:
+    out = {k: v for k, v in meta.items() if k in ("title", "subtitle", "author", "abstract", "toc",
+                                                   "number-sections", "keywords", "description")}
+    out["title"] = str(meta.get("title") or executed.stem)
+    out["date"] = _resolve_date(meta.get("date"))
+    out["lang"] = "zh-CN" if lang == "zh" else lang
+    out["kicker"] = meta.get("kicker") or ("医疗费用协同管控 · 联邦分析报告" if lang == "zh"
+                                           else "Collaborative hospital cost control · federated analysis")
+    out["generated-label"] = t("generated", lang)
+    out["generator"] = f"fedcost {__version__}"
+    out["abstract-title"] = "摘要" if lang == "zh" else "Summary"
+    out["toc-title"] = "目录" if lang == "zh" else "Contents"
+    return out
+
+
+# ----------------------------------------------------------------- pandoc / typst
+def _pandoc(args: list[str], cwd: Path, what: str) -> None:
+    import pypandoc
+    exe = pypandoc.get_pandoc_path()
+    proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RenderError(f"pandoc failed making the {what}: {proc.stderr.strip()[-2000:]}")
+
+
+def _fonts(lang: str) -> tuple[list[str], list[Path]]:
+    """(font families best first, extra font folders) for `lang`; a clear error if zh lacks a font."""
+    if needs_cjk(lang):
+        cjk = require_cjk_font()
+        return LATIN_FONTS + [cjk.family], cjk.dirs
+    return list(LATIN_FONTS), []
+
+
+def _write_markdown(tmp: Path, body: str, meta: dict) -> Path:
+    src = tmp / "report.md"
+    header = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
+    src.write_text(f"---\n{header}---\n\n{body}", encoding="utf-8")
+    return src
+
+
+def _html(src: Path, out: Path, lang: str, meta: dict) -> None:
+    families, _ = _fonts(lang)
+    args = [src.name, "-f", READER,
+            "-t", "html5", "--standalone", "--columns=10000", "--embed-resources", "--mathml", "--section-divs",
+            f"--template={TEMPLATES / 'report.html'}", f"--css={TEMPLATES / 'report.css'}",
+            f"--lua-filter={TEMPLATES / 'callouts.lua'}", "--resource-path", f".{os.pathsep}{TEMPLATES}",
+            "-M", f"pagetitle={meta.get('title', '')}", "-V", f"cjk-font={families[-1] if needs_cjk(lang) else ''}",
+            "-o", str(out)]
+    if meta.get("toc"):
+        args += ["--toc", "--toc-depth=2"]
+    if meta.get("number-sections"):
+        args += ["--number-sections"]
+    _pandoc(args, src.parent, "HTML")
+
+
+def _pdf(src: Path, out: Path, lang: str, meta: dict) -> None:
+    import typst
+    families, font_dirs = _fonts(lang)
+    typ = src.with_suffix(".typ")
+    args = [src.name, "-f", READER,
+            "-t", "typst", "--standalone", "--columns=10000", f"--template={TEMPLATES / 'report.typ'}",
+            f"--lua-filter={TEMPLATES / 'callouts.lua'}", "-o", typ.name]
+    # the CJK font first for Chinese: one family, consistent Latin and Han glyphs
+    ordered = ([families[-1]] + families[:-1]) if needs_cjk(lang) else families
+    for fam in ordered:
+        args += ["-V", f"mainfont={fam}"]
+    if meta.get("toc"):
+        args += ["--toc"]
+    if meta.get("number-sections"):
+        args += ["-V", "section-numbering=1.1"]
+    _pandoc(args, src.parent, "PDF (typst source)")
+    try:
+        typst.compile(str(typ), output=str(out), root=str(src.parent), font_paths=[str(d) for d in font_dirs])
+    except Exception as exc:  # noqa: BLE001 - typst raises its own error type
+        raise RenderError(f"typst failed making the PDF ({typ.name}): {exc}") from None
+
+
+def _render_embedded(nb, lang: str, out_base: Path, formats: Iterable[str]) -> dict[str, Path]:
+    out_paths: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="fedcost-render-") as tmpd:
+        tmp = Path(tmpd)
+        body, meta = notebook_to_markdown(nb, lang, tmp / "media")
+        meta = _doc_meta(meta, lang, out_base)
+        src = _write_markdown(tmp, body, meta)
+        for fmt in formats:
+            target = tmp / f"report.{fmt}"
+            if fmt == "html":
+                _html(src, target, lang, meta)
+            elif fmt == "pdf":
+                _pdf(src, target, lang, meta)
+            final = out_base.with_name(f"{out_base.name}.{fmt}")
+            shutil.move(str(target), final)
+            out_paths[fmt] = final
+    return out_paths
+
+
+def _render_quarto(nb, lang: str, out_base: Path, formats: Iterable[str], quarto: str) -> dict[str, Path]:
+    import nbformat
+    out_paths: dict[str, Path] = {}
+    families, font_dirs = _fonts(lang)
+    with tempfile.TemporaryDirectory(prefix="fedcost-quarto-") as tmpd:
+        tmp = Path(tmpd)
+        if (REPORTS_DIR / "_quarto.yml").is_file():
+            shutil.copy(REPORTS_DIR / "_quarto.yml", tmp / "_quarto.yml")
+        shutil.copytree(TEMPLATES, tmp / "templates")
+        local = localise_notebook(nb, lang)
+        doc = tmp / f"{out_base.name.replace('.', '-')}.ipynb"
+        nbformat.write(local, str(doc))
+        for fmt in formats:
+            to = "html" if fmt == "html" else "typst"
+            cmd = [quarto, "render", doc.name, "--to", to, "--no-execute", "-M", f"lang:{'zh-CN' if lang == 'zh' else lang}"]
+            if to == "typst":
+                ordered = ([families[-1]] + families[:-1]) if needs_cjk(lang) else families
+                cmd += ["-M", f"mainfont:{ordered[0]}"]
+                for d in font_dirs:
+                    cmd += ["-M", f"font-paths:{d}"]
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=900)
+            produced = doc.with_suffix(".html" if fmt == "html" else ".pdf")
+            if proc.returncode != 0 or not produced.is_file():
+                raise RenderError(f"quarto render --to {to} failed: {(proc.stderr or proc.stdout).strip()[-2000:]}")
+            final = out_base.with_name(f"{out_base.name}.{fmt}")
+            shutil.move(str(produced), final)
+            out_paths[fmt] = final
+    return out_paths
+
+
+def quarto_path() -> str | None:
+    """The quarto executable, unless $FEDCOST_RENDERER=embedded forces the embedded renderer."""
+    if os.environ.get("FEDCOST_RENDERER", "").lower() == "embedded":
+        return None
+    return shutil.which("quarto")
+
+
+def render(executed_notebook: str | Path, out_dir: str | Path, formats: Iterable[str] = FORMATS,
+           lang: str | None = None, *, engine: str = "auto") -> dict[str, Path]:
+    """Render an executed notebook to `out_dir/<stem>.html` and `.pdf`; returns {format: path}.
+
+    lang: 'en' or 'zh'; None takes the `lang` parameter papermill injected, else the front matter's.
+    engine: 'auto' (quarto if on PATH, else embedded), 'quarto' or 'embedded'.
+    """
+    import nbformat
+    path = Path(executed_notebook)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such notebook")
+    formats = tuple(dict.fromkeys(formats))
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise UsageError(f"unknown format(s) {bad}; choose from {list(FORMATS)}")
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # noqa: BLE001
+        raise RenderError(f"{path}: not a readable notebook: {exc}") from None
+    if lang is None:
+        params = (nb.metadata.get("papermill") or {}).get("parameters") or {}
+        lang = params.get("lang") or _front_matter(nb)[0].get("lang")
+    lang = normalise_lang(lang)
+    if needs_cjk(lang):
+        require_cjk_font()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    out_base = out / path.stem
+    quarto = quarto_path() if engine in ("auto", "quarto") else None
+    if engine == "quarto" and not quarto:
+        raise UsageError("engine 'quarto' asked for but quarto is not on PATH")
+    if quarto:
+        return _render_quarto(nb, lang, out_base, formats, quarto)
+    return _render_embedded(nb, lang, out_base, formats)
+
+
+def render_markdown(markdown: str, out_html: str | Path, *, title: str, lang: str = "en",
+                    subtitle: str | None = None) -> Path:
+    """Render a small Markdown page (the report index) with the report HTML template."""
+    lang = normalise_lang(lang)
+    out_html = Path(out_html)
+    with tempfile.TemporaryDirectory(prefix="fedcost-page-") as tmpd:
+        tmp = Path(tmpd)
+        meta = _doc_meta({"title": title, **({"subtitle": subtitle} if subtitle else {})}, lang, out_html)
+        src = _write_markdown(tmp, markdown, meta)
+        _html(src, tmp / "page.html", lang, meta)
+        shutil.move(str(tmp / "page.html"), out_html)
+    return out_html
