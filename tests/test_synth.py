@@ -19,7 +19,7 @@ DICT = Dictionary.load()
 
 
 @pytest.fixture(scope="module")
-def synth_dir(tmp_path_factory) -> Path:
+def synth_out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "out"
     synth.write(out, 3, 3000, 11)
     return out
@@ -47,10 +47,10 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 
 # --- files ---------------------------------------------------------------------------------
-def test_files_and_truth_written(synth_dir):
-    names = sorted(p.name for p in synth_dir.iterdir())
+def test_files_and_truth_written(synth_out):
+    names = sorted(p.name for p in synth_out.iterdir())
     assert names == ["H01.csv", "H02.csv", "H03.csv", "truth.json"]
-    truth = json.loads((synth_dir / "truth.json").read_text(encoding="utf-8"))
+    truth = json.loads((synth_out / "truth.json").read_text(encoding="utf-8"))
     for key in ("formula", "coef", "shape", "parameters", "hospitals", "cohort", "readmission", "derived_columns"):
         assert key in truth
     for key in ("Intercept", "age", "los", "comorbidity_score", "year_trend"):
@@ -59,25 +59,25 @@ def test_files_and_truth_written(synth_dir):
     assert set(truth["hospitals"]) == {"H01", "H02", "H03"}
     for h, info in truth["hospitals"].items():
         assert {"efficiency", "trend", "hospital_level", "region", "rows"} <= set(info)
-        df = _read(synth_dir / f"{h}.csv")
+        df = _read(synth_out / f"{h}.csv")
         assert len(df) == info["rows"]
         assert 0.7 * 3000 <= len(df) <= 1.3 * 3000
         assert (df["hospital_id"] == h).all()
     assert truth["files"] == ["H01.csv", "H02.csv", "H03.csv"]
-    raw = (synth_dir / "H01.csv").read_bytes()
+    raw = (synth_out / "H01.csv").read_bytes()
     assert raw.decode("utf-8").splitlines()[0] == ",".join(DICT.fields)   # no index column
     assert b"\r\n" not in raw
 
 
-def test_reproducible_and_seed_dependent(tmp_path, synth_dir):
+def test_reproducible_and_seed_dependent(tmp_path, synth_out):
     again = tmp_path / "again"
     synth.write(again, 3, 3000, 11)
     for name in ("H01.csv", "H02.csv", "H03.csv", "truth.json"):
-        assert (again / name).read_bytes() == (synth_dir / name).read_bytes(), name
+        assert (again / name).read_bytes() == (synth_out / name).read_bytes(), name
     other = tmp_path / "other"
     synth.write(other, 3, 3000, 12)
-    assert (other / "H01.csv").read_bytes() != (synth_dir / "H01.csv").read_bytes()
-    assert (other / "truth.json").read_bytes() != (synth_dir / "truth.json").read_bytes()
+    assert (other / "H01.csv").read_bytes() != (synth_out / "H01.csv").read_bytes()
+    assert (other / "truth.json").read_bytes() != (synth_out / "truth.json").read_bytes()
 
 
 def test_parquet(tmp_path):
@@ -136,16 +136,16 @@ def test_bad_arguments():
 
 
 # --- validity against the dictionary ---------------------------------------------------------
-def test_valid_with_validation_module(synth_dir, tmp_path):
+def test_valid_with_validation_module(synth_out, tmp_path):
     from fedcost.validation import load_valid, validate_file
 
     parquet = synth.write(tmp_path / "pq", 3, 1000, 11, fmt="parquet")[:-1]
-    for path in [*sorted(synth_dir.glob("H*.csv")), *parquet]:
+    for path in [*sorted(synth_out.glob("H*.csv")), *parquet]:
         report = validate_file(path, DICT, max_errors=None)
         assert report.ok, (path, report.lines()[:10])
         assert report.n_rows > 0
-    df = load_valid(synth_dir / "H01.csv", DICT)
-    assert len(df) == json.loads((synth_dir / "truth.json").read_text())["hospitals"]["H01"]["rows"]
+    df = load_valid(synth_out / "H01.csv", DICT)
+    assert len(df) == json.loads((synth_out / "truth.json").read_text())["hospitals"]["H01"]["rows"]
 
 
 def _check_fields(df: pd.DataFrame) -> None:
@@ -204,8 +204,8 @@ def _check_rules(df: pd.DataFrame) -> None:
     assert (df["strategy"].notna() == df["clinical_response"].notna()).all()
 
 
-def test_valid_by_direct_checks(synth_dir):
-    for path in sorted(synth_dir.glob("H*.csv")):
+def test_valid_by_direct_checks(synth_out):
+    for path in sorted(synth_out.glob("H*.csv")):
         df = _read(path)
         _check_fields(df)
         _check_rules(df)
@@ -417,6 +417,7 @@ def test_cli_writes_and_reports(tmp_path):
     (["--hospitals", "0"], "--hospitals"),
     (["--hospitals", "three"], "invalid int"),
     (["--rows", "-5"], "--rows"),
+    (["--hospitals", "1000"], "--hospitals"),
     (["--seed", "-1"], "--seed"),
     (["--format", "xlsx"], "invalid choice"),
     (["--dictionary", "/nonexistent/dict"], "dictionary"),

@@ -435,7 +435,8 @@ def _one_hospital(h: dict, ctx: dict, rng: np.random.Generator) -> tuple[pd.Data
     return df, stats
 
 
-def _pseudo_true(arrays: list[dict], codes: list[str], tol: float = 1e-10, max_iter: int = 50) -> dict[str, float]:
+def _pseudo_true(arrays: list[dict], codes: list[str], tol: float = 1e-10, max_iter: int = 50
+                 ) -> dict[str, float] | None:
     """What a pooled Gamma(log) fit of CASEMIX_FORMULA converges to on these covariates.
 
     That formula leaves out the hospital efficiency effects, trends and the
@@ -443,7 +444,7 @@ def _pseudo_true(arrays: list[dict], codes: list[str], tol: float = 1e-10, max_i
     pseudo-true values are the solution of the GLM score equations with each
     cost replaced by its true mean mu (Fisher scoring; for Gamma with a log
     link the working weights are 1, so X'X is fixed). A fit on the data lands
-    within sampling error of them.
+    within sampling error of them. None when the records cannot identify them.
     """
     drg_seen = sorted(set().union(*(np.unique(a["drg"]).tolist() for a in arrays)))
     lvl_seen = sorted(set().union(*(np.unique(a["level"]).tolist() for a in arrays)))
@@ -473,6 +474,8 @@ def _pseudo_true(arrays: list[dict], codes: list[str], tol: float = 1e-10, max_i
     for X, mu in blocks():
         xtx += X.T @ X
         xty += X.T @ np.log(mu)
+    if np.linalg.matrix_rank(xtx) < k:          # too few records to identify every coefficient
+        return None
     beta = np.linalg.solve(xtx, xty)            # start: least squares on log mu
     for _ in range(max_iter):
         xtz = np.zeros(k)

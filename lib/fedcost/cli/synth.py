@@ -51,10 +51,10 @@ def run(args) -> int:
     from fedcost import synth  # numpy/pandas only when the command runs
     from fedcost.dictionary import Dictionary
 
-    if args.hospitals < 1:
-        raise UsageError(f"--hospitals must be at least 1, got {args.hospitals}")
-    if args.rows < 1:
-        raise UsageError(f"--rows must be at least 1, got {args.rows}")
+    if not 1 <= args.hospitals <= synth.MAX_HOSPITALS:
+        raise UsageError(f"--hospitals must be between 1 and {synth.MAX_HOSPITALS}, got {args.hospitals}")
+    if not 1 <= args.rows <= synth.MAX_ROWS:
+        raise UsageError(f"--rows must be between 1 and {synth.MAX_ROWS:,}, got {args.rows}")
     if args.seed < 0:
         raise UsageError(f"--seed must be 0 or more, got {args.seed}")
     dictionary = None
