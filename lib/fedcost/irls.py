@@ -22,6 +22,7 @@ Pearson dispersion for gaussian and gamma.
 from __future__ import annotations
 
 import numpy as np
+import patsy
 from scipy import stats as sps
 
 from fedcost import statistics as st
@@ -49,6 +50,10 @@ class GLMAnalysis(Analysis):
         self.family, self.link = get_family(family, link)
         if start not in ("local", "naive"):
             raise UsageError("start must be 'local' or 'naive'")
+        try:  # fail before any round is spent on a formula that cannot parse
+            patsy.ModelDesc.from_formula(formula)
+        except patsy.PatsyError as exc:
+            raise UsageError(f"cannot parse formula {formula!r}: {exc}") from None
         super().__init__(formula=formula, family=family, link=self.link.name, weights=weights, offset=offset,
                          start=start, robust=robust, max_iter=max_iter, tol=tol)
         self.columns_: list[str] | None = None

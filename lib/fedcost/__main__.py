@@ -1,0 +1,6 @@
+"""`python -m fedcost` runs the command line."""
+import sys
+
+from fedcost.cli import main
+
+sys.exit(main())

@@ -1,0 +1,106 @@
+"""The federated protocol end to end in one process (real CKKS, same messages as over Flower).
+
+The Flower engines carry exactly these bytes; tests/test_engines_* run them on
+real SuperLink/SuperNode processes.
+"""
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fedcost.errors import FederationError
+from fedcost.federation import coordinator, hospital, wire
+from fedcost.federation.api import run_study
+from fedcost.irls import GLMAnalysis
+from oracle import MODELS, max_rel, statsmodels_fit
+
+
+@pytest.fixture(scope="module")
+def study(hospital_paths):
+    analyses = {fam: GLMAnalysis(f, fam) for fam, f in MODELS.items()}
+    return run_study(analyses, hospital_paths, engine="local")
+
+
+@pytest.mark.parametrize("family", list(MODELS))
+def test_federated_equals_pooled_statsmodels(study, pooled, family):
+    res = study.result_json(family)
+    ref = statsmodels_fit(MODELS[family], family, pooled)
+    assert max_rel(res["coef"], ref.params) < 1e-6
+    assert max_rel(res["se"], ref.bse) < 1e-6
+    assert res["n"] == len(pooled) and res["hospitals"] == 3
+
+
+def test_rounds_gaussian_one_and_plan_costs_max(study):
+    rounds = {name: study.output["analyses"][name]["rounds"] for name in MODELS}
+    assert rounds["gaussian"] == 1
+    assert study.output["rounds"] == max(rounds.values())
+    assert study.output["messages"] == max(rounds.values()) + 1  # + the release message
+
+
+def test_result_json_contract(study):
+    res = study.result_json("gamma")
+    for key in ("coef", "se", "cov", "dispersion", "deviance", "null_deviance", "n", "hospitals", "rounds",
+                "converged", "family", "link", "formula", "engine", "dictionary_version", "fedcost_version"):
+        assert key in res, key
+    priv = res["privacy"]
+    assert priv["server_public_context_only"] is True
+    assert priv["plaintext_statistics_sent_to_server"] is False
+    assert set(priv["bytes_from_each_hospital"]) == {"H01", "H02", "H03"}
+    assert all(b > 300_000 for b in priv["bytes_from_each_hospital"].values())  # ciphertexts, ~330 kB each
+    assert priv["ciphertexts_checked"] >= 3 * res["rounds"]
+
+
+def test_fewer_than_three_hospitals_refused(hospital_paths):
+    with pytest.raises(FederationError, match="at least 3"):
+        run_study({"m": GLMAnalysis("cost_total ~ age", "gamma")}, hospital_paths[:2], engine="local")
+
+
+def test_invalid_hospital_refuses_with_reason(hospital_paths, tmp_path):
+    bad = tmp_path / "H04.csv"
+    text = hospital_paths[0].read_text().splitlines()
+    text[5] = text[5].replace(",M,", ",X,").replace(",F,", ",X,")  # unknown sex code on data row 5
+    bad.write_text("\n".join(text) + "\n")
+    st = run_study({"m": GLMAnalysis("cost_total ~ age", "gamma")}, list(hospital_paths) + [bad], engine="local")
+    assert st.status("m") == "released" and st.result("m")["hospitals"] == 3
+    assert "sex" in st.output["refusals"]["H04"]
+    with pytest.raises(FederationError, match="H04"):
+        run_study({"m": GLMAnalysis("cost_total ~ age", "gamma")}, list(hospital_paths[:2]) + [bad], engine="local")
+
+
+def test_too_many_parameters_withheld(hospital_paths, tmp_path):
+    small = []
+    for p in hospital_paths:
+        q = tmp_path / p.name
+        q.write_text("\n".join(p.read_text().splitlines()[:41]) + "\n")  # 40 records each
+        small.append(q)
+    st = run_study({"m": GLMAnalysis("cost_total ~ age + C(drg_code)", "gamma")}, small, engine="local")
+    assert st.status("m") == "withheld"
+    assert "parameters" in st.output["analyses"]["m"]["reason"]
+
+
+def test_coordinator_rejects_plaintext_payloads(hospital_paths, monkeypatch):
+    """A hospital that sends readable statistics is caught by the coordinator's checks."""
+    real = hospital.handle
+
+    def leaky(request, node):
+        header, blobs = wire.unpack(real(request, node))
+        blobs = {k: np.arange(10.0).tobytes() for k in blobs}
+        return wire.pack(header, blobs)
+
+    monkeypatch.setattr(hospital, "handle", leaky)
+    with pytest.raises(FederationError, match="not a CKKS ciphertext"):
+        run_study({"m": GLMAnalysis("cost_total ~ age", "gamma")}, hospital_paths, engine="local")
+
+
+def test_coordinator_rejects_extra_header_fields(hospital_paths, monkeypatch):
+    real = hospital.handle
+
+    def chatty(request, node):
+        header, blobs = wire.unpack(real(request, node))
+        header["xtx"] = [1.0, 2.0]
+        return wire.pack(header, blobs)
+
+    monkeypatch.setattr(hospital, "handle", chatty)
+    with pytest.raises(FederationError, match="unexpected fields"):
+        run_study({"m": GLMAnalysis("cost_total ~ age", "gamma")}, hospital_paths, engine="local")
