@@ -294,7 +294,7 @@ def _pick(rng, probs: np.ndarray) -> np.ndarray:
 
 
 def _one_hospital(h: dict, ctx: dict, rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
-    codes, weights, profiles = ctx["codes"], ctx["weights"], ctx["profiles"]
+    codes, profiles = ctx["codes"], ctx["profiles"]
     k = len(codes)
     n = h["rows"]
     level = h["hospital_level"]
