@@ -9,3 +9,16 @@ except PackageNotFoundError:  # running from a source tree without installation
 from fedcost.errors import FedcostError, UsageError, DataError  # noqa: E402
 
 __all__ = ["__version__", "FedcostError", "UsageError", "DataError"]
+
+# Lazy exports for notebooks (`fedcost.GLM(...)`) that keep `import fedcost`
+# light: the Flower ClientApp imports the package once per message.
+_LAZY = {"GLM": "fedcost.glm", "GLMResults": "fedcost.glm", "run_study": "fedcost.federation.api",
+         "Dictionary": "fedcost.dictionary", "Policy": "fedcost.policy"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fedcost' has no attribute {name!r}")
