@@ -122,11 +122,19 @@ class Dictionary:
 
     # -- queries -------------------------------------------------------------
     def levels(self, column: str) -> list[str]:
-        """Categorical levels of a column, sorted: the first is the reference level."""
+        """Categorical levels of a column, sorted: the first is the reference level.
+
+        Codes that are all numbers sort as numbers (2 before 10), as statsmodels
+        sorts an integer-coded column, so reference levels and names agree.
+        """
         f = self.fields.get(column)
         if f is None or f.type != "category":
             raise KeyError(f"{column} is not a category field of dictionary {self.name}")
-        return sorted(self.code_lists[f.codes]["code"].astype(str))
+        codes = list(self.code_lists[f.codes]["code"].astype(str))
+        try:
+            return sorted(codes, key=float)
+        except ValueError:
+            return sorted(codes)
 
     def code_table(self, column: str) -> pd.DataFrame:
         """The code list of a category column (code, names, extra attributes such as DRG weight)."""
