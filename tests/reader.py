@@ -233,3 +233,24 @@ def notebook_errors(ipynb: str | Path) -> list[dict]:
             if out.get("output_type") == "error":
                 errs.append({"cell": i, "ename": out.get("ename"), "evalue": out.get("evalue")})
     return errs
+
+
+def write_notebook(path: str | Path, cells: list[tuple], *, front_matter: str | None = None) -> Path:
+    """A small report notebook for tests: cells are ('md'|'code'|'raw', source[, tags])."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
+
+    made = []
+    if front_matter is not None:
+        made.append(new_raw_cell(f"---\n{front_matter.strip()}\n---"))
+    for kind, source, *rest in cells:
+        cell = {"md": new_markdown_cell, "code": new_code_cell, "raw": new_raw_cell}[kind](source)
+        if rest and rest[0]:
+            cell.metadata["tags"] = list(rest[0])
+        made.append(cell)
+    nb = new_notebook(cells=made)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path

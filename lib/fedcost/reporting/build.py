@@ -32,7 +32,7 @@ import yaml
 
 from fedcost.errors import FedcostError, UsageError
 from fedcost.paths import PROJECT_ROOT
-from fedcost.reporting.i18n import LANGUAGES, normalise_lang, t
+from fedcost.reporting.i18n import LANGUAGES, t
 
 NOTEBOOKS_DIR = Path(os.environ.get("FEDCOST_NOTEBOOKS_DIR", PROJECT_ROOT / "notebooks"))
 RESERVED = ("lang", "languages", "notebooks", "per_notebook")

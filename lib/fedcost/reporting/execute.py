@@ -123,15 +123,16 @@ def execute(notebook: str | Path, params: dict | None, out_dir: str | Path, *, n
             execution_timeout=timeout, start_timeout=120)
     except PapermillExecutionError as exc:
         source = exc.source or ""
-        code_cells = []
-        injected = 0
         try:
+            # papermill puts an error banner cell at the top of the copy: find the cell by its count
             nb = nbformat.read(executed, as_version=4)
-            code_cells = [c for c in nb.cells if c.cell_type == "code"]
-            injected = sum(1 for c in code_cells if "injected-parameters" in c.metadata.get("tags", []))
-            pos = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"].index(exc.cell_index) + 1
-            number = f"code cell {pos - injected if pos > injected else pos} of {len(code_cells) - injected}"
-        except (ValueError, OSError, Exception):  # noqa: BLE001 - describe as well as we can
+            code_cells = [c for c in nb.cells if c.cell_type == "code"
+                          and "injected-parameters" not in c.metadata.get("tags", [])]
+            hit = next(i for i, c in enumerate(code_cells)
+                       if (exc.exec_count is not None and c.get("execution_count") == exc.exec_count)
+                       or (exc.exec_count is None and c.source == source))
+            number = f"code cell {hit + 1} of {len(code_cells)}"
+        except Exception:  # noqa: BLE001 - describe as well as we can
             number = f"cell {exc.cell_index}"
         label = _cell_label(source)
         evalue = str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else ""

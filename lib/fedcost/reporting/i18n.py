@@ -12,9 +12,10 @@ levels) comes from here, so the two languages stay in step.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 LANGUAGES = ("en", "zh")
 DEFAULT_LANG = "en"
@@ -176,7 +177,7 @@ class Labels:
         return t(key, self.lang, **fmt)
 
 
-def translate_columns(df: pd.DataFrame, lang: str | None, extra: Mapping[str, str] | None = None) -> pd.DataFrame:
+def translate_columns(df: "pd.DataFrame", lang: str | None, extra: Mapping[str, str] | None = None) -> "pd.DataFrame":
     """A copy of `df` with known column names replaced by their label (extra: your own name -> label)."""
     extra = dict(extra or {})
     return df.rename(columns=lambda c: extra.get(c, t(str(c), lang) if has(str(c)) else c))
