@@ -281,25 +281,10 @@ class BenchmarkAnalysis(Analysis):
         O, E, mu2 = oe[present, 1], oe[present, 2], oe[present, 3]
         ratio = O / E
         s = np.sqrt(phi * mu2) / E
-        z = (ratio - 1.0) / s
-        I = len(present)
-        k = int(math.floor(0.1 * I))
-        zs = np.sort(z)
-        zw = np.clip(z, zs[k], zs[I - 1 - k]) if I else z
-        phi_hat = float(np.mean(zw ** 2)) if I else float("nan")
-        wts = 1 / s ** 2
-        denom = wts.sum() - (wts ** 2).sum() / wts.sum() if I else float("nan")
-        tau2 = max(0.0, (I * phi_hat - (I - 1)) / denom) if I > 1 and denom > 0 else 0.0
         mode = self.params["overdispersion"]
-        applied = mode != "none" and phi_hat > 1
-        if applied and mode == "random":
-            sd_adj = np.sqrt(s ** 2 + tau2)
-        elif applied and mode == "multiplicative":
-            sd_adj = s * math.sqrt(phi_hat)
-        else:
-            sd_adj = s
-        z_adj = (ratio - 1.0) / sd_adj
-        p_over = float(1 - sps.chi2.cdf(I * phi_hat, I - 1)) if I > 1 else float("nan")
+        f = funnel_statistics(ratio, s, mode)
+        z, z_adj, sd_adj, I = f["z"], f["z_adjusted"], f["sd_adjusted"], len(present)
+        phi_hat, tau2, applied, p_over, k = f["phi_hat"], f["tau2"], f["applied"], f["p_overdispersion"], f["k"]
         # weights chain per hospital
         site_n = np.asarray(w["site_n"])[present]
         site_cost = np.asarray(w["site_cost"])[present]
@@ -411,3 +396,37 @@ class BenchmarkAnalysis(Analysis):
         out["drg_weights"] = suppress_table(drg, grid, disclosure)["table"]
         out["pseudonyms"] = "names" if disclosure.get("name_hospitals") else "keyed letters"
         return out
+
+
+def funnel_statistics(ratio, s, mode: str = "random", target: float = 1.0) -> dict:
+    """Spiegelhalter (2005) funnel quantities for ratios with null standard errors s.
+
+    z = (ratio - target) / s; phi_hat = mean of z^2 after replacing the
+    floor(0.1 I) smallest and largest z by the next value inwards (10 %
+    winsorisation); if phi_hat > 1 and mode is 'random':
+    tau^2 = max(0, (I phi_hat - (I - 1)) / (sum w - sum w^2 / sum w)), w = 1/s^2,
+    and every standard error becomes sqrt(s^2 + tau^2) ('multiplicative':
+    s sqrt(phi_hat)). Limits are target +- z_a x that standard error.
+    """
+    ratio, s = np.asarray(ratio, float), np.asarray(s, float)
+    I = len(ratio)
+    z = (ratio - target) / s
+    k = int(math.floor(0.1 * I))
+    zs = np.sort(z)
+    zw = np.clip(z, zs[k], zs[I - 1 - k]) if I else z
+    phi_hat = float(np.mean(zw ** 2)) if I else float("nan")
+    w = 1 / s ** 2
+    denom = float(w.sum() - (w ** 2).sum() / w.sum()) if I else float("nan")
+    tau2 = max(0.0, (I * phi_hat - (I - 1)) / denom) if I > 1 and denom > 0 else 0.0
+    applied = mode != "none" and phi_hat > 1
+    if applied and mode == "random":
+        sd_adj = np.sqrt(s ** 2 + tau2)
+    elif applied and mode == "multiplicative":
+        sd_adj = s * math.sqrt(phi_hat)
+    else:
+        sd_adj = s
+    return {"z": z, "z_adjusted": (ratio - target) / sd_adj, "sd_adjusted": sd_adj, "phi_hat": phi_hat,
+            "tau2": float(tau2), "applied": bool(applied), "k": k,
+            "p_overdispersion": float(1 - sps.chi2.cdf(I * phi_hat, I - 1)) if I > 1 else float("nan"),
+            "limit95": (target - Z95 * sd_adj, target + Z95 * sd_adj),
+            "limit998": (target - Z998 * sd_adj, target + Z998 * sd_adj)}
