@@ -1,0 +1,80 @@
+"""fedcost ServerApp: reads the run config, builds the Grid transport, calls the coordinator.
+
+Thin on purpose: the coordinator entry (``serve(job, transport)``) holds the
+protocol; this file only wires Flower to it and records success or failure in
+the status file the engine watches.
+"""
+import importlib
+import json
+import os
+import time
+import traceback
+
+from flwr.app import Context
+from flwr.serverapp import Grid, ServerApp
+
+app = ServerApp()
+
+
+def _load(spec: str):
+    module, _, attr = spec.partition(":")
+    obj = importlib.import_module(module)
+    for part in (attr or "serve").split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _write_status(path: str, status: dict) -> None:
+    if not path:
+        return
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(status, fh)
+    os.replace(tmp, path)
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    rc = context.run_config
+    status_file = str(rc.get("status-file", ""))
+    t0 = time.time()
+    ready_at = None
+    transport = None
+    try:
+        from fedcost.engines.transport import GridTransport
+
+        with open(str(rc["job-file"]), encoding="utf-8") as fh:
+            job = json.load(fh)
+        transport = GridTransport(
+            grid,
+            expected_nodes=int(rc["expected-nodes"]),
+            timeout=float(rc["exchange-timeout"]),
+            poll_interval=float(rc["poll-interval"]),
+            node_timeout=float(rc["node-timeout"]),
+        )
+        transport.nodes()  # all hospitals connected before the protocol starts
+        ready_at = time.time()
+        serve = _load(str(rc["coordinator"]))
+        serve(job, transport)
+    except BaseException as exc:  # record, then let Flower see the failure too
+        _write_status(status_file, {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "error_type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": traceback.format_exc(),
+            "started_at": t0,
+            "nodes_ready_at": ready_at,
+            "seconds": time.time() - t0,
+        })
+        raise
+    _write_status(status_file, {
+        "ok": True,
+        "started_at": t0,
+        "nodes_ready_at": ready_at,
+        "seconds": time.time() - t0,
+        "exchanges": transport.exchanges,
+        "exchange_seconds": transport.exchange_seconds,
+        "bytes_received": {str(k): v for k, v in transport.bytes_received.items()},
+        "node_labels": {str(k): v for k, v in transport.node_labels().items()},
+    })
