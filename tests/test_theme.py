@@ -164,3 +164,14 @@ def test_cjk_font_found_or_clear_message(monkeypatch):
     monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)
     with pytest.raises(fonts.MissingFontError, match="fonts-noto-cjk"):
         fonts.require_cjk_font()
+
+
+def test_funnel_takes_the_benchmark_analysis_limits_and_flags():
+    theme.apply_theme("en")
+    grid = np.geomspace(10, 1000, 20)
+    curve = pd.DataFrame({"precision": grid, "lower95": 1 - 1.96 / np.sqrt(grid), "upper95": 1 + 1.96 / np.sqrt(grid),
+                          "lower998": 1 - 3.09 / np.sqrt(grid), "upper998": 1 + 3.09 / np.sqrt(grid)})
+    sites = pd.DataFrame({"site": ["S1", "S2", "S3"], "precision": [50.0, 200.0, 800.0], "oe": [1.9, 1.0, 0.8],
+                          "funnel_flag": ["alarm_high", "within", "alarm_low"]})
+    fig = theme.funnel_plot(sites, x="precision", limits=curve, flag="funnel_flag", lang="en")
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["S1", "S3"]

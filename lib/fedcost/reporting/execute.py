@@ -50,7 +50,12 @@ def _private_kernelspec() -> str:
                      "--IPKernelApp.log_level=ERROR"],
             "display_name": "fedcost (current interpreter)", "language": "python",
             "metadata": {"debugger": False}}
-    (kdir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    text = json.dumps(spec, indent=1)
+    target = kdir / "kernel.json"
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        tmp = kdir / f".kernel.json.{os.getpid()}"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)  # atomic: concurrent report runs never read half a file
     paths = os.environ.get("JUPYTER_PATH", "")
     if str(root) not in paths.split(os.pathsep):
         os.environ["JUPYTER_PATH"] = os.pathsep.join([str(root)] + ([paths] if paths else []))

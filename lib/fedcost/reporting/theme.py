@@ -169,51 +169,76 @@ def funnel_limits(n, *, sigma: float, target: float = 1.0, z: float = 1.96, over
     return target * np.exp(-half), target * np.exp(half)
 
 
-def funnel_plot(df: pd.DataFrame, *, lang: str | None = None, x: str = "n", y: str = "oe", label: str = "hospital",
-                sigma: float | None = None, overdispersion: float = 1.0, target: float = 1.0,
+def funnel_plot(df: pd.DataFrame, *, lang: str | None = None, x: str = "n", y: str = "oe",
+                label: str | None = None, sigma: float | None = None, overdispersion: float = 1.0,
+                target: float = 1.0, limits: pd.DataFrame | None = None, flag: str | None = None,
                 band: tuple[float, float] | None = (0.8, 1.2), title: str | None = None,
                 xlabel: str | None = None) -> Figure:
     """Funnel plot of case-mix adjusted observed/expected cost ratios (Spiegelhalter 2005).
 
     df, one row per hospital:
-      - `hospital` (str): pseudonym shown for outliers only
-      - `n` (int): cases, the precision on the x axis
+      - `hospital` or `site` (str): pseudonym, shown for outliers only (or name it with `label=`)
+      - `n` (int): cases, the precision on the x axis (the benchmark analysis also gives
+        `precision` = 1/se^2: pass x="precision" with its `limits` curve)
       - `oe` (float): observed / expected cost ratio
-    sigma: SD of the per-case log cost ratio (for a Gamma GLM, sqrt(dispersion)); the ratio's
-      standard error at n cases is sigma*sqrt(overdispersion/n). None: estimated from the data as
+      - optional flag column (`flag="funnel_flag"` of the benchmark analysis: 'alarm_high',
+        'alert_high', 'alert_low', 'alarm_low', 'within'): colours follow it instead of the drawn limits
+    limits: the analysis' own control-limit curve, columns `x` (e.g. `precision`), `lower95`,
+      `upper95`, `lower998`, `upper998` (overdispersion already applied). Without it the limits are
+      target * exp(±z * sigma * sqrt(overdispersion / n)), where sigma is the SD of the per-case log
+      cost ratio (for a Gamma GLM, sqrt(dispersion)); sigma=None estimates it from the data as
       sqrt(mean(n*log(oe)^2)) (which absorbs between-hospital variation: conservative).
-    overdispersion: multiplicative overdispersion factor phi (>= 1) widening the limits.
     band: the accepted cost-difference-coefficient band (0.8-1.2) shaded; None for no band.
     Limits at 95% (dashed) and 99.8% (solid); hospitals outside 99.8% are coloured and labelled,
     between 95% and 99.8% coloured orange; no ranking.
     """
     lang = _lang(lang)
     _need(df, [x, y], "funnel_plot")
+    if label is None:
+        label = next((c for c in ("hospital", "site", "name") if c in df.columns), None)
     d = df.dropna(subset=[x, y]).copy()
     d = d[(d[x] > 0) & (d[y] > 0)]
-    if sigma is None:
-        sigma = float(np.sqrt(np.mean(d[x] * np.log(d[y] / target) ** 2))) if len(d) else 0.1
-        sigma = sigma or 0.1
     fig, ax = _figure(FIG_HEIGHT + 0.3)
-    nmin = max(1.0, float(d[x].min()) * 0.6) if len(d) else 1.0
-    nmax = float(d[x].max()) * 1.15 if len(d) else 100.0
+    if limits is not None:
+        _need(limits, [x, "lower95", "upper95", "lower998", "upper998"], "funnel_plot limits")
+        lim = limits.sort_values(x)
+        grid = lim[x].to_numpy(float)
+        lo95, hi95 = lim["lower95"].to_numpy(float), lim["upper95"].to_numpy(float)
+        lo998, hi998 = lim["lower998"].to_numpy(float), lim["upper998"].to_numpy(float)
+        nmin, nmax = float(grid.min()), float(grid.max())
+
+        def at(col, xs):
+            return np.interp(np.log(xs), np.log(grid), lim[col].to_numpy(float))
+        l95, h95 = at("lower95", d[x]), at("upper95", d[x])
+        l998, h998 = at("lower998", d[x]), at("upper998", d[x])
+    else:
+        if sigma is None:
+            sigma = float(np.sqrt(np.mean(d[x] * np.log(d[y] / target) ** 2))) if len(d) else 0.1
+            sigma = sigma or 0.1
+        nmin = max(1.0, float(d[x].min()) * 0.6) if len(d) else 1.0
+        nmax = float(d[x].max()) * 1.15 if len(d) else 100.0
+        grid = np.geomspace(nmin, nmax, 300)
+        lo95, hi95 = funnel_limits(grid, sigma=sigma, target=target, z=1.959964, overdispersion=overdispersion)
+        lo998, hi998 = funnel_limits(grid, sigma=sigma, target=target, z=3.090232, overdispersion=overdispersion)
+        l95, h95 = funnel_limits(d[x], sigma=sigma, target=target, z=1.959964, overdispersion=overdispersion)
+        l998, h998 = funnel_limits(d[x], sigma=sigma, target=target, z=3.090232, overdispersion=overdispersion)
     logx = nmax / nmin > 30
-    grid = np.geomspace(nmin, nmax, 300) if logx else np.linspace(nmin, nmax, 300)
     if band:
         ax.axhspan(band[0], band[1], color=OKABE_ITO["sky_blue"], alpha=0.10, lw=0,
                    label=f"{t('band', lang)} {band[0]:g}–{band[1]:g}")
-    lo95, hi95 = funnel_limits(grid, sigma=sigma, target=target, z=1.959964, overdispersion=overdispersion)
-    lo998, hi998 = funnel_limits(grid, sigma=sigma, target=target, z=3.090232, overdispersion=overdispersion)
     ax.plot(grid, hi95, color=GREY, ls="--", lw=1.0, label=t("limit95", lang))
     ax.plot(grid, lo95, color=GREY, ls="--", lw=1.0)
     ax.plot(grid, hi998, color="#444444", ls="-", lw=1.1, label=t("limit998", lang))
     ax.plot(grid, lo998, color="#444444", ls="-", lw=1.1)
     ax.axhline(target, color="black", lw=0.9, label=t("regional_average", lang))
-    l95, h95 = funnel_limits(d[x], sigma=sigma, target=target, z=1.959964, overdispersion=overdispersion)
-    l998, h998 = funnel_limits(d[x], sigma=sigma, target=target, z=3.090232, overdispersion=overdispersion)
-    high = d[y] > h998
-    low = d[y] < l998
-    warn = ((d[y] > h95) | (d[y] < l95)) & ~high & ~low
+    if flag and flag in d.columns:
+        f = d[flag].astype(str)
+        high, low = f.eq("alarm_high"), f.eq("alarm_low")
+        warn = f.isin(["alert_high", "alert_low"])
+    else:
+        high = d[y] > h998
+        low = d[y] < l998
+        warn = ((d[y] > h95) | (d[y] < l95)) & ~high & ~low
     inside = ~(high | low | warn)
     ax.scatter(d.loc[inside, x], d.loc[inside, y], s=26, color="#333333", alpha=0.85, zorder=3,
                label=t("within_limits", lang))
@@ -226,7 +251,7 @@ def funnel_plot(df: pd.DataFrame, *, lang: str | None = None, x: str = "n", y: s
     if low.any():
         ax.scatter(d.loc[low, x], d.loc[low, y], s=38, color=LOW, zorder=4, edgecolor="white", lw=0.5,
                    label=t("outlier_low", lang))
-    if label in d.columns:
+    if label and label in d.columns:
         for _, r in d[high | low].iterrows():
             ax.annotate(str(r[label]), (r[x], r[y]), xytext=(5, 4), textcoords="offset points", fontsize=8,
                         color=HIGH if r[y] > target else LOW, fontweight="bold")
@@ -236,11 +261,11 @@ def funnel_plot(df: pd.DataFrame, *, lang: str | None = None, x: str = "n", y: s
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_minor_formatter(NullFormatter())
     _thousands(ax.xaxis)
-    ax.set_xlabel(xlabel or t("n_cases", lang))
+    ax.set_xlabel(xlabel or t("n_cases" if x == "n" else x, lang))
     ax.set_ylabel(t("oe_ratio", lang))
     if title:
         ax.set_title(title)
-    lo_y = min(float(lo998.min()), float(d[y].min()) if len(d) else target) * 0.95
+    lo_y = min(float(np.nanmin(lo998)), float(d[y].min()) if len(d) else target) * 0.95
     hi_y = max(float(hi998[len(hi998) // 6]), float(d[y].max()) if len(d) else target) * 1.05
     ax.set_ylim(max(0, lo_y), hi_y)
     ax.set_xlim(nmin, nmax)
@@ -271,6 +296,8 @@ def trend_chart(df: pd.DataFrame, *, lang: str | None = None, x: str = "period",
       - `period`: period label (str like '2025-Q1', a date, or a number), in time order
       - `value` (float): the indicator, e.g. per-case cost growth as a fraction (0.083 = 8.3%)
       - optional group column (e.g. `region`): one line per group (SPC limits then off)
+      - optional `centre`, `lcl`, `ucl` (the warning analysis' SPC table): used instead of computing
+        the limits here (its `value` is the per-case cost: pass y="value")
     yellow, red: alert thresholds in the units of `value` (policy: growth 0.08 yellow, 0.10 red);
       the band from yellow to red is shaded yellow, above red shaded red.
     spc: individuals-chart centre line and 3-sigma limits (2.66 × mean moving range) for a single
@@ -304,7 +331,10 @@ def trend_chart(df: pd.DataFrame, *, lang: str | None = None, x: str = "period",
         d = d.sort_values("_pos")
         ax.plot(d["_pos"], d[y], marker="o", color=OKABE_ITO["blue"], zorder=3, label=ylabel or t("value", lang))
         if spc and len(d) >= 3:
-            c, lcl, ucl = spc_limits(d[y])
+            if {"centre", "lcl", "ucl"} <= set(d.columns):   # the warning analysis' own XmR limits
+                c, lcl, ucl = (float(d[k].dropna().iloc[0]) for k in ("centre", "lcl", "ucl"))
+            else:
+                c, lcl, ucl = spc_limits(d[y])
             ax.axhline(c, color="#444444", lw=0.9, ls="-", label=t("centre_line", lang), zorder=2)
             ax.axhline(ucl, color="#444444", lw=0.9, ls=":", label=t("spc_limits", lang), zorder=2)
             ax.axhline(lcl, color="#444444", lw=0.9, ls=":", zorder=2)
@@ -402,10 +432,11 @@ def payment_gap_bars(df: pd.DataFrame, *, lang: str | None = None, group: str = 
     """Diverging bars: how far each DRG group's mean cost lies above (overspend) or below (surplus)
     its payment standard.
 
-    df, one row per DRG group:
+    df, one row per DRG group (the payment analysis' table has these columns):
       - `drg_code` (str)
       - `payment_standard` (float, yuan per case) and `mean_cost` (float, yuan per case), or
-      - a gap column named by `gap`: (cost - payment) / payment as a fraction
+      - a gap column named by `gap`: (cost - payment) / payment as a fraction, positive = overspend
+        (NB the payment analysis' `gap_ratio` is (standard - cost) / standard: the other sign)
       - optional `label` column (group name) shown instead of the code
     The `max_groups` groups with the largest absolute gap are shown, sorted by gap.
     """
