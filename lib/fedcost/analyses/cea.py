@@ -78,8 +78,10 @@ class CEAAnalysis(Analysis):
             if state["phase"] == "sums":
                 out += [m.sum(), float(m.sum() > 0), c[m].sum(), e[m].sum()]
             else:
-                dc = c[m] - state["mean_cost"][a]
-                de = e[m] - state["mean_effect"][a]
+                # deviations relative to the arm means: every slot of the vector is of order n, which
+                # keeps the CKKS error (spread over the slots of a ciphertext) small for all of them
+                dc = (c[m] - state["mean_cost"][a]) / _unit(state["mean_cost"][a])
+                de = (e[m] - state["mean_effect"][a]) / _unit(state["mean_effect"][a])
                 out += [(dc * dc).sum(), (de * de).sum(), (dc * de).sum()]
         return np.asarray(out, dtype=float)
 
@@ -93,6 +95,9 @@ class CEAAnalysis(Analysis):
             return {"phase": "spread", "n": n.tolist(), "hospitals": np.round(m[:, 1]).tolist(),
                     "mean_cost": (m[:, 2] / n).tolist(), "mean_effect": (m[:, 3] / n).tolist()}
         m = t.reshape(2, 3)
+        for a in (0, 1):
+            uc, ue = _unit(state["mean_cost"][a]), _unit(state["mean_effect"][a])
+            m[a] *= [uc * uc, ue * ue, uc * ue]
         n = np.asarray(state["n"])
         S = [np.array([[m[a, 0], m[a, 2]], [m[a, 2], m[a, 1]]]) / (n[a] - 1) for a in (0, 1)]
         result = evaluate(state["mean_cost"], state["mean_effect"], S, n, self.params)
@@ -176,6 +181,10 @@ def evaluate(mean_cost, mean_effect, S, n, params: dict) -> dict:
                    "difference in arm means with covariance S1/n1 + S0/n0, fixed seed; CEAC = share of draws "
                    "with INMB > 0 (probability_normal: closed form)."),
     }
+
+
+def _unit(mean: float) -> float:
+    return abs(mean) if mean else 1.0
 
 
 def _chol2(V: np.ndarray) -> np.ndarray:

@@ -168,8 +168,10 @@ class DescriptiveAnalysis(Analysis):
             ok = c >= 0
             cc = c[ok]
             mc, ml = np.nan_to_num(mean_c[cc]), np.nan_to_num(mean_l[cc])
-            out[:, 0] += np.bincount(cc, weights=(block.cost[ok] - mc) ** 2, minlength=g.size)
-            out[:, 1] += np.bincount(cc, weights=(block.los[ok] - ml) ** 2, minlength=g.size)
+            # deviations in units of the cell mean: slots of order n keep the CKKS error small
+            uc, ul = _unit(mc), _unit(ml)
+            out[:, 0] += np.bincount(cc, weights=((block.cost[ok] - mc) / uc) ** 2, minlength=g.size)
+            out[:, 1] += np.bincount(cc, weights=((block.los[ok] - ml) / ul) ** 2, minlength=g.size)
         targets = state["targets"]  # per quantile, per rank (lo, hi): list over cells of bin (or -1)
         slot = 2
         for tq in targets:
@@ -232,7 +234,10 @@ class DescriptiveAnalysis(Analysis):
             if not self.params["quantiles"] and not self.params["sd"]:
                 return self._finish(new, None)
             return new
-        return self._finish(state, total.reshape(g.size, -1))
+        m = total.reshape(g.size, -1).copy()
+        m[:, 0] *= _unit(np.array([cm.num(x) for x in state["mean_cost"]])) ** 2
+        m[:, 1] *= _unit(np.array([cm.num(x) for x in state["mean_los"]])) ** 2
+        return self._finish(state, m)
 
     def _finish(self, state: dict, m) -> dict:
         g = self.grid(state)
@@ -303,6 +308,12 @@ class DescriptiveAnalysis(Analysis):
                                   f"{disclosure['min_hospitals']}")
         grid = cm.Grid(result["by"], [lv for lv in result["levels"]])
         return suppress_table(result, grid, disclosure)
+
+
+def _unit(mean: np.ndarray) -> np.ndarray:
+    """Scale of the deviations sent in the refine round: |mean|, or 1 where it is 0 or unknown."""
+    mean = np.nan_to_num(np.abs(np.asarray(mean, dtype=float)))
+    return np.where(mean > 0, mean, 1.0)
 
 
 def _qname(q: float) -> str:

@@ -152,18 +152,18 @@ def derive(raw: dict, params: dict) -> dict:
             for ind, v in (("growth", growth), ("yoy_growth", yoy)):
                 if v is None:
                     continue
-                if v > th["growth_red"]:
+                if _above(v, th["growth_red"]):
                     alerts.append({**base, "indicator": ind, "value": v, "threshold": th["growth_red"], "level": "red"})
-                elif v > th["growth_yellow"]:
+                elif _above(v, th["growth_yellow"]):
                     alerts.append({**base, "indicator": ind, "value": v, "threshold": th["growth_yellow"],
                                    "level": "yellow"})
-            if hist_ratio is not None and hist_ratio > 1 + th["drg_over_historical"]:
+            if hist_ratio is not None and _above(hist_ratio, 1 + th["drg_over_historical"]):
                 alerts.append({**base, "indicator": "historical", "value": hist_ratio,
                                "threshold": 1 + th["drg_over_historical"], "level": "alert"})
-            if ds is not None and ds > th["drug_share_max"]:
+            if ds is not None and _above(ds, th["drug_share_max"]):
                 alerts.append({**base, "indicator": "drug_share", "value": ds, "threshold": th["drug_share_max"],
                                "level": "alert"})
-            if cs is not None and cs > th["consumable_share_max"]:
+            if cs is not None and _above(cs, th["consumable_share_max"]):
                 alerts.append({**base, "indicator": "consumable_share", "value": cs,
                                "threshold": th["consumable_share_max"], "level": "alert"})
         pts = [(periods[i], v) for i, v in sorted(mean.items()) if v is not None]
@@ -216,6 +216,12 @@ def xmr(points: list[tuple[str, float]], run_length: int = 8) -> list[dict]:
     return [{"period": p, "value": float(v), "centre": centre, "moving_range": (float(mr[i - 1]) if i else None),
              "mr_bar": mr_bar, "lcl": lcl, "ucl": ucl, "beyond_limits": bool(v > ucl or v < lcl),
              "run_signal": bool(run[i])} for i, (p, v) in enumerate(points)]
+
+
+def _above(value: float, threshold: float) -> bool:
+    """Strictly above the threshold, beyond rounding (1e-9: growth of exactly 8 % is not above 8 %;
+    sums come back from CKKS to about 1e-9 relative anyway)."""
+    return value > threshold + 1e-9
 
 
 def _val(v):
