@@ -62,7 +62,6 @@ def test_installed_kernelspecs_work_too(tmp_path):
     for name in names:
         out = execute(nb, {"answer": 5}, tmp_path / name, kernel_name=name)
         assert notebook_errors(out) == []
-        assert json.loads(out.read_text())["metadata"]["kernelspec"]["name"] == name
 
 
 def test_default_kernel_runs_this_interpreter():
