@@ -53,7 +53,7 @@ REPORTS_DIR = Path(os.environ.get("FEDCOST_REPORTS_DIR", PROJECT_ROOT / "reports
 TEMPLATES = REPORTS_DIR / "templates"
 FORMATS = ("html", "pdf")
 TEXT_WIDTH_IN = 6.4  # the PDF text width; figures this wide fill the column
-READER = "markdown+pipe_tables+grid_tables+fenced_divs+implicit_figures+raw_attribute+east_asian_line_breaks"
+READER = "markdown+pipe_tables+grid_tables+fenced_divs+implicit_figures+raw_attribute+east_asian_line_breaks-citations"
 LATIN_FONTS = ["Liberation Sans", "Arial", "Helvetica", "Noto Sans", "DejaVu Sans"]
 
 
@@ -341,10 +341,10 @@ def notebook_to_markdown(nb, lang: str, media_dir: Path, defaults: dict | None =
                     attrs.append(f"#{label}")
                 if width:
                     attrs.append(f'width="{width:.0f}%"')
-                if o.get("fig-alt"):
-                    attrs.append(f'fig-alt="{_attr(o["fig-alt"])}"')
                 cap = o.get("fig-cap") if first_image else None
                 caption = numbering.caption(label if is_fig else None, cap) if (cap or is_fig) else ""
+                alt = o.get("fig-alt") or cap or t("figure", lang)
+                attrs.append(f'alt="{_attr(alt)}"')
                 rel = f"{media_dir.name}/{name}"
                 # with a caption pandoc makes a figure; without one it stays an image
                 img = f"![{_inline(caption)}]({rel}){{{' '.join(attrs)}}}"
