@@ -536,7 +536,10 @@ def _render_quarto(nb, lang: str, out_base: Path, formats: Iterable[str], quarto
                 for d in font_dirs:
                     cmd += ["-M", f"font-paths:{d}"]
             proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=900)
-            produced = doc.with_suffix(".html" if fmt == "html" else ".pdf")
+            suffix = ".html" if fmt == "html" else ".pdf"
+            # beside the notebook, or in the project's output-dir (reports/_quarto.yml)
+            candidates = [doc.with_suffix(suffix)] + sorted(tmp.glob(f"*/{doc.stem}{suffix}"))
+            produced = next((c for c in candidates if c.is_file()), candidates[0])
             if proc.returncode != 0 or not produced.is_file():
                 raise RenderError(f"quarto render --to {to} failed: {(proc.stderr or proc.stdout).strip()[-2000:]}")
             final = out_base.with_name(f"{out_base.name}.{fmt}")
