@@ -138,10 +138,13 @@ def example(tmp_path_factory):
 def test_pdf_has_sections_numbers_and_no_blank_page(example):
     text = reader.pdf_text(example["en"]["pdf"])
     for heading in ("Example cost-control report", "Headline findings", "Key indicators",
-                    "Hospital comparison", "Trends and early warning", "Methods and data quality"):
+                    "Hospital comparison", "Trends and early warning", "Cost structure",
+                    "DRG payment versus cost", "Methods and data quality"):
         assert heading in text
     assert "98,765 yuan" in text and "Testshire" in text    # parameters reached the report
-    assert "Figure 1:" in text and "Table 1:" in text
+    assert "Figure 1:" in text and "Table 1:" in text and "Table 3: Parameters and versions" in text
+    assert "FR23" in text and "+11.0%" in text                # a plain DataFrame became a table
+    assert "Data dictionary version" in text
     assert "import " not in text                             # code is hidden
     pages = reader.pdf_pages_nonblank(example["en"]["pdf"])
     assert len(pages) >= 2 and all(pages)

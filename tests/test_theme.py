@@ -151,10 +151,11 @@ def test_markdown_table_aligns_numbers_right_and_translates_headers():
 
 
 def test_dataframe_html_becomes_a_table_without_the_default_index():
-    df = pd.DataFrame({"parameter": ["a", "b"], "value": [1.5, 2.0]})
+    df = pd.DataFrame({"parameter": ["a", "b"], "mean_cost": [21500.0, 2.0]})
     md = tables.html_table_to_markdown(df.to_html())
-    assert md.splitlines()[0] == "| parameter | value |"
-    assert "| a | 1.5 |" in md
+    assert md.splitlines()[0] == "| parameter | Mean cost (yuan) |"
+    assert "| a | 21,500.0 |" in md
+    assert tables.html_table_to_markdown(df.to_html(), lang="zh").splitlines()[0] == "| parameter | 平均成本（元） |"
 
 
 def test_cjk_font_found_or_clear_message(monkeypatch):

@@ -112,7 +112,9 @@ class _TableParser(HTMLParser):
 
 def html_table_to_markdown(html: str, *, lang: str | None = "en") -> str | None:
     """The first HTML table (a pandas DataFrame's output) as a pipe table; None if there is none.
-    A default RangeIndex column (empty header, 0..n-1) is dropped; MultiIndex header rows are joined."""
+    A default RangeIndex column (empty header, 0..n-1) is dropped; MultiIndex header rows are joined;
+    known column names (`drg_code`, `mean_cost`, ...) get their label in `lang`; long numbers get
+    thousands separators."""
     p = _TableParser()
     try:
         p.feed(html)
@@ -131,6 +133,47 @@ def html_table_to_markdown(html: str, *, lang: str | None = "en") -> str | None:
     names = [" ".join(x for x in col if x).strip() for col in zip(*head)] if head else [""] * width
     if body and names and not names[0] and [r[0] for r in body] == [str(i) for i in range(len(body))]:
         names, body = names[1:], [r[1:] for r in body]
-    names = [n or " " for n in names]
+    names = [(t(n, lang) if has(n) else n) or " " for n in names]   # known column names in the report language
+    body = [[_group_digits(v) for v in r] for r in body]
     df = pd.DataFrame(body, columns=range(len(names)))
     return markdown_table(df, lang=lang, translate=False, headers=dict(enumerate(names)))
+
+
+def code_version() -> str:
+    """fedcost's version, plus the git commit of the source tree when there is one."""
+    import subprocess
+
+    from fedcost import __version__
+    from fedcost.paths import PROJECT_ROOT
+    try:
+        commit = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", ""
+    return f"{__version__} ({commit}{', modified' if dirty else ''})" if commit else __version__
+
+
+def provenance_table(params: Mapping | None = None, *, lang: str | None = "en",
+                     dictionary_version: str | None = None, extra: Mapping | None = None):
+    """The methods appendix' table: every parameter of the run, the data-dictionary version and the
+    code version that produced the report (a Markdown object for the last line of a cell)."""
+    from IPython.display import Markdown
+    if dictionary_version is None:
+        try:
+            from fedcost.dictionary import Dictionary
+            dictionary_version = Dictionary.load().version
+        except Exception:  # noqa: BLE001 - a report without the default dictionary still renders
+            dictionary_version = "–"
+    rows = [(t("code_version", lang), code_version()), (t("dictionary_version", lang), str(dictionary_version))]
+    rows += [(str(k), str(v)) for k, v in (extra or {}).items()]
+    rows += [(str(k), str(v)) for k, v in (params or {}).items()]
+    df = pd.DataFrame(rows, columns=[t("parameters", lang), t("value", lang)])
+    return Markdown(markdown_table(df, lang=lang, translate=False))
+
+
+def _group_digits(v: str) -> str:
+    """'21500.0' -> '21,500.0' (decimals kept as the notebook showed them); other text unchanged."""
+    m = re.fullmatch(r"(-?)(\d{4,})(\.\d+)?", v.strip())
+    return f"{m.group(1)}{int(m.group(2)):,}{m.group(3) or ''}" if m else v
