@@ -117,3 +117,15 @@ def test_drg_weights_trimmed_means(study, pool, pooled_raw):
 def test_rounds_run_side_by_side(study):
     # model chain (local start + Newton steps + O/E) and weights chain (4 rounds) share rounds
     assert study.output["analyses"]["bench"]["rounds"] <= 8
+
+
+def test_pseudonyms_and_names(pooled_raw):
+    rules = {"min_hospitals": 3, "min_cell_records": 5, "max_parameter_fraction": 0.2}
+    anon = BenchmarkAnalysis().disclose(pooled_raw, {**rules, "name_hospitals": False})
+    assert anon["hospitals_table"]["hospital"] == ["Hospital A", "Hospital B", "Hospital C"]
+    assert "secret" not in anon and "site" not in anon["hospitals_table"]
+    # the letters follow a keyed order, not the order in which sites connected
+    named = BenchmarkAnalysis().disclose(pooled_raw, {**rules, "name_hospitals": True})
+    assert sorted(named["hospitals_table"]["hospital"]) == ["site:0", "site:1", "site:2"]
+    with pytest.raises(Exception):
+        BenchmarkAnalysis().disclose(pooled_raw, {**rules, "min_hospitals": 4, "name_hospitals": False})

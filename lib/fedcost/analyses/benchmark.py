@@ -383,6 +383,10 @@ class BenchmarkAnalysis(Analysis):
         I = len(result["hospitals_table"]["site"])
         if I < disclosure["min_hospitals"]:
             raise DisclosureError(f"{I} hospitals contributed; the policy needs at least {disclosure['min_hospitals']}")
+        p, n = len(result["model"]["columns"]), result["model"]["n"]
+        if p > disclosure["max_parameter_fraction"] * n:
+            raise DisclosureError(f"{p} model parameters for {n} records: the policy allows at most "
+                                  f"{disclosure['max_parameter_fraction']:.0%} of the records")
         out = dict(result)
         labels = cm.pseudonyms(max(result["hospitals_table"]["site"]) + 1, result["hospitals_table"]["site"],
                                out.pop("secret"), bool(disclosure.get("name_hospitals")))
