@@ -175,6 +175,7 @@ def test_html_images_load_and_the_page_shows(example, tmp_path):
         assert reader.html_broken_images(html, browser=chromium and lang == "en") == []
         text = html.read_text(encoding="utf-8")
         assert "<script" not in text.lower() and "http://" not in text and "https://" not in text
+        assert f'<html lang="{"zh-CN" if lang == "zh" else "en"}">' in text
         if chromium and lang == (max(example)):
             shot = reader.html_screenshot(html, tmp_path / f"{lang}.png")
             assert reader.png_nonblank(shot)
