@@ -121,3 +121,25 @@ def test_too_few_hospitals_withheld(dictionary):
     a, raw = _run(_frames(dictionary, counts), dictionary, ["payer_type"])
     with pytest.raises(DisclosureError):
         a.disclose(raw, RULES)
+
+
+def test_two_way_margins_agree_with_one_way_tables(dictionary):
+    """Releasing a one-way table next to the two-way table of the same rows leaks nothing either."""
+    regions, payers = ["central", "east", "west"], ["commercial", "self_pay", "uebmi", "urrbmi"]
+    counts = {(r, p): [3, 3, 3] for r in regions for p in payers}
+    counts[("east", "urrbmi")] = [1, 0, 1]          # primary inside
+    for p in payers:                                  # east as a whole has only two hospitals: primary margin
+        counts[("east", p)] = [counts[("east", p)][0], 0, counts[("east", p)][2]]
+    frames = _frames(dictionary, counts, seed=5)
+    a2, raw2 = _run(frames, dictionary, ["region", "payer_type"])
+    a1, raw1 = _run(frames, dictionary, ["region"])
+    two = pd.DataFrame(a2.disclose(raw2, RULES)["table"])
+    one = pd.DataFrame(a1.disclose(raw1, RULES)["table"])
+    margin = two[two["payer_type"] == "All"].set_index("region")["suppressed"]
+    assert margin.to_dict() == one.set_index("region")["suppressed"].to_dict()
+    assert margin["east"] and margin.sum() >= 2  # east primary, and a partner so the total cannot give it back
+    grid = cm.Grid(["region", "payer_type"], raw2["levels"])
+    sup = two["suppressed"].to_numpy()
+    _lines_ok(sup, grid)
+    n = np.array([np.nan if v is None or pd.isna(v) else v for v in two["n"]], dtype=float)
+    assert cm.recover_by_subtraction(n, sup, grid.lines()) == {}
