@@ -10,10 +10,12 @@ seconds and where a round's time goes per hospital:
   process_to_handler  process start -> handler runs (Python + flwr import, FAB load)
   handler_to_server   handler -> reply seen by the coordinator (SuperNode reply
                       poll 0.5 s + the coordinator's own pull poll)
+  process_cpu         CPU seconds the ClientApp process burnt before the handler
+                      (its Python start: independent of other load on the machine)
 
 Usage:
-  python bench/round_latency.py [--nodes 3] [--rounds 5] [--poll 0.05]
-                                [--task-poll 0.05] [--naive] [--repeat 1]
+  python bench/round_latency.py [--nodes 3] [--rounds 5] [--poll 0.1]
+                                [--task-poll 0.2] [--naive] [--repeat 1]
 --naive reproduces Flower's defaults: the coordinator pulls every 3 s (as
 Grid.send_and_receive does) and the SuperExec polls every 1 s.
 
@@ -58,8 +60,9 @@ def run_once(args, folder: Path, label: str) -> dict:
     print(f"[{label}] rounds (s): " + " ".join(f"{r:.2f}" for r in rounds)
           + f" | mean {statistics.mean(rounds):.2f}"
           + (f" | mean after round 1 {statistics.mean(rounds[1:]):.2f}" if len(rounds) > 1 else ""))
-    for key in ("to_process", "process_to_handler", "handler_to_server"):
-        vals = [ph[key] for phases in out["timeline"] for ph in phases.values()]
+    for key in ("to_process", "process_to_handler", "handler_to_server", "process_cpu"):
+        vals = [ph[key] for phases in out["timeline"] for ph in phases.values()
+                if ph.get(key) is not None]
         if vals:
             print(f"[{label}]   {key:<19} mean {statistics.mean(vals):5.2f} s"
                   f"  max {max(vals):5.2f} s")
@@ -71,17 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--poll", type=float, default=None,
-                    help="coordinator's reply poll in s (default 0.05; 3.0 with --naive)")
+                    help="coordinator's reply poll in s (default 0.1; 3.0 with --naive)")
     ap.add_argument("--task-poll", default=None,
-                    help="FLWR_SUPEREXEC_TASK_POLL_INTERVAL (default 0.05; 1.0 with --naive)")
+                    help="FLWR_SUPEREXEC_TASK_POLL_INTERVAL (default 0.2; 1.0 with --naive)")
     ap.add_argument("--naive", action="store_true", help="Flower's default polling")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json", help="also write all measurements to this file")
     args = ap.parse_args(argv)
     if args.poll is None:
-        args.poll = 3.0 if args.naive else 0.05
-    task_poll = args.task_poll or ("1.0" if args.naive else "0.05")
+        args.poll = 3.0 if args.naive else 0.1
+    task_poll = args.task_poll or ("1.0" if args.naive else "0.2")
     os.environ["FLWR_SUPEREXEC_TASK_POLL_INTERVAL"] = str(task_poll)
     label = f"{'naive' if args.naive else 'tuned'} poll={args.poll} task-poll={task_poll}"
     print(f"round latency: {args.nodes} SuperNodes, {args.rounds} rounds, {os.cpu_count()} cores")

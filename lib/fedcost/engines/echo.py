@@ -56,7 +56,8 @@ def serve(job: dict, transport) -> None:
                 # until the hospital's ClientApp process exists / its handler runs / reply back
                 phases[rep["hospital"]] = {"to_process": round(started - sent_at, 3),
                                            "process_to_handler": round(handled - started, 3),
-                                           "handler_to_server": round(done_at - handled, 3)}
+                                           "handler_to_server": round(done_at - handled, 3),
+                                           "process_cpu": rep.get("process_cpu")}
         timeline.append(phases)
         _progress(job, {"event": "round", "round": r, "hospitals": len(replies),
                         "seconds": round(dt, 3)})
@@ -84,21 +85,25 @@ def count_rows(path: str) -> int:
         return max(sum(1 for _ in csv.reader(fh)) - 1, 0)
 
 
-def _process_started() -> float | None:
-    """Wall-clock start time of this process (to time the per-message ClientApp start)."""
+def _process_info() -> tuple[float | None, float | None]:
+    """Wall-clock start time and CPU seconds so far of this process (the ClientApp's start cost)."""
     try:
         import psutil
 
-        return psutil.Process().create_time()
+        proc = psutil.Process()
+        cpu = proc.cpu_times()
+        return proc.create_time(), cpu.user + cpu.system
     except Exception:
-        return None
+        return None, None
 
 
 def handle(request: bytes, node: dict) -> bytes:
     """Hospital side: the number plus the row count of the hospital's CSV, and its label."""
     handled_at = time.time()
+    started, cpu = _process_info()
     req = json.loads(request)
     rows = count_rows(str(node["data-path"]))
     return json.dumps({"hospital": str(node.get("hospital", "")), "round": req["round"],
                        "rows": rows, "value": req["number"] + rows,
-                       "process_started": _process_started(), "handled_at": handled_at}).encode()
+                       "process_started": started, "process_cpu": cpu,
+                       "handled_at": handled_at}).encode()

@@ -10,7 +10,7 @@ Wire format (shared with ``federated/client_app.py``): a Message of
 and ``hospital`` when the hospital's handler raised.
 
 Replies are collected with our own push/pull loop (``poll_interval``, default
-0.05 s) instead of ``Grid.send_and_receive``, which sleeps 3 s between pulls.
+0.1 s) instead of ``Grid.send_and_receive``, which sleeps 3 s between pulls.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class GridTransport:
     """
 
     def __init__(self, grid: Any, expected_nodes: int, timeout: float = 900.0,
-                 poll_interval: float = 0.05, *, node_timeout: float | None = None) -> None:
+                 poll_interval: float = 0.1, *, node_timeout: float | None = None) -> None:
         self.grid = grid
         self.node_timeout = float(timeout if node_timeout is None else node_timeout)
         self.expected_nodes = int(expected_nodes)
