@@ -450,8 +450,7 @@ def run(job: dict, nodes: list[dict], workdir: Path, *,
         timeout: float = 900,
         progress: Callable[[dict], None] | None = None,
         node_timeout: float = 120.0,
-        poll_interval: float = 0.1,
-        isolation: str = "subprocess") -> dict:
+        poll_interval: float = 0.1) -> dict:
     """Run ``job`` on a fresh local federation of one SuperNode per entry of ``nodes``.
 
     ``nodes``: one dict per hospital with ``data-path``, ``key-path``, ``hospital``
@@ -500,8 +499,7 @@ def run(job: dict, nodes: list[dict], workdir: Path, *,
             cfg.write_text(toml_dumps(node), encoding="utf-8")
             name = f"supernode-{label}"
             cmd = [flower_exe("flower-supernode"), "--insecure", "--superlink", link,
-                   "--host", "127.0.0.1", "--port", str(port), "--node-config", str(cfg),
-                   "--isolation", isolation]
+                   "--host", "127.0.0.1", "--port", str(port), "--node-config", str(cfg)]
             procs.start(name, cmd, flower_env(ndir / "flwr_home"), cwd=ndir)
             names.append(name)
         _wait_active(procs, logs / "superlink.log", len(nodes),
