@@ -54,7 +54,7 @@ TEXT: dict[str, dict[str, str]] = {
     "flag_alert_low": {"en": "below 95% limit", "zh": "低于 95% 控制限"},
     "flag_alarm_high": {"en": "above 99.8% limit", "zh": "高于 99.8% 控制限"},
     "flag_alarm_low": {"en": "below 99.8% limit", "zh": "低于 99.8% 控制限"},
-    "band_within": {"en": "within 0.8–1.2", "zh": "在 0.8–1.2 内"},
+    "band_within": {"en": "within band", "zh": "区间内"},
     "band_high": {"en": "above band", "zh": "高于区间"},
     "band_low": {"en": "below band", "zh": "低于区间"},
     "raw_coefficient": {"en": "Unadjusted", "zh": "未调整"},
