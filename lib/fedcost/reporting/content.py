@@ -803,7 +803,12 @@ def coef_plot(coefs: pd.DataFrame, *, lang="en", max_terms: int = 60):
                 fmt="o", ms=3, color=OKABE_ITO["blue"], ecolor="#777777", elinewidth=0.9, capsize=0)
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set_xscale("log")
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+    lo, hi = float(np.exp(d["ci_lower"]).min()), float(np.exp(d["ci_upper"]).max())
+    ticks = [v for v in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 50) if lo / 1.3 <= v <= hi * 1.3]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_yticks(y)
     ax.set_yticklabels([pretty_term(x) for x in d["term"]], fontsize=6.5)
