@@ -110,15 +110,15 @@ def test_usage_errors(tmp_path, hospital_paths, capsys):
 
 
 @pytest.mark.slow
-def test_standard_plan_through_flower(tmp_path, hospital_paths):
-    """One run of a small plan through the real Flower engine (simulation; deployment if it is absent)."""
-    plan = tmp_path / "small.toml"
-    plan.write_text('[analyses.descriptive_by_period]\nkind = "descriptive"\nby = ["period"]\n'
-                    '[analyses.payment]\nkind = "payment"\n[analyses.cea]\nkind = "cea"\n', encoding="utf-8")
+def test_standard_plan_through_flower(tmp_path, hospital_paths, out_dir):
+    """The standard plan through Flower's simulation engine: same releases as the in-process engine."""
     out = tmp_path / "res"
-    code = main(["run", str(plan), "--data", *map(str, hospital_paths), "--out", str(out),
+    code = main(["run", str(STANDARD), "--data", *map(str, hospital_paths), "--out", str(out),
                  "--engine", "simulation"])
     assert code == 0
-    t = read_tables(out)
-    assert t["status"]["status"].eq("released").all()
+    sim, local = read_tables(out), read_tables(out_dir)
+    assert sim["status"]["status"].eq("released").all()
     assert read_results(out)["run"]["engine"] == "simulation"
+    assert set(sim) == set(local)
+    a, b = sim["kpi"].set_index("metric")["value"], local["kpi"].set_index("metric")["value"]
+    np.testing.assert_allclose(a[b.index], b, rtol=1e-6)
