@@ -33,7 +33,9 @@ from fedcost.errors import FederationError
 
 FEDERATION = "local-sim"
 # Unix socket paths (Ray's) must stay under ~107 bytes.
-_MAX_RAY_DIR = 50
+# Ray appends ~70 characters (ray/session_<date>_<pid>/sockets/plasma_store) and a
+# unix socket path may not exceed 107 bytes.
+_MAX_RAY_DIR = 30
 
 
 def _ray_tmpdir(workdir: Path) -> tuple[Path, Path | None]:
