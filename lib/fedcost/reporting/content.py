@@ -93,9 +93,17 @@ def pct(v, digits: int = 1, lang: str = "en", signed: bool = False) -> str:
     return fmt_pct(None if _nan(v) else float(v), digits, lang, signed)
 
 
+def rng(a, b, digits: int = 0, lang: str = "en") -> str:
+    """'13,663–14,593'; with a negative end '−557 to 5,029' / '−557 至 5,029' (a dash would read as a minus)."""
+    fa, fb = num(a, digits).replace("-", "−"), num(b, digits).replace("-", "−")
+    if (not _nan(a) and a < 0) or (not _nan(b) and b < 0):
+        return f"{fa} 至 {fb}" if normalise_lang(lang) == "zh" else f"{fa} to {fb}"
+    return f"{fa}–{fb}"
+
+
 def yuan_range(a, b, digits: int = 0, lang: str = "en") -> str:
     """'13,663–14,593 yuan' / '13,663–14,593 元'."""
-    return yuan(b, digits, lang).replace(num(b, digits), f"{num(a, digits)}–{num(b, digits)}", 1)
+    return yuan(b, digits, lang).replace(num(b, digits), rng(a, b, digits, lang), 1)
 
 
 def strategy_name(name, lang: str = "en") -> str:
