@@ -32,6 +32,18 @@ from fedcost.families import get_family
 from fedcost.protocol import Analysis, register, run_prepared
 
 
+# Encrypted sums come back with an absolute error of about 1e-7 (CKKS, scale 2^40).
+# A deviance change below this floor is noise: it neither signals divergence
+# (no step halving) nor keeps the iteration going. The free final Newton step
+# still takes the coefficients to the optimum.
+NOISE_FLOOR = 1e-6
+# CKKS decodes with an absolute error of about 1e-16 times the largest value of
+# a ciphertext; a gaussian solution whose estimated relative error from that
+# exceeds this bound gets one refinement round on scaled columns.
+CKKS_RELATIVE_ERROR = 2e-16
+LINEAR_ERROR_MAX = 5e-6  # the estimate runs 8-50x above the error seen; the contract is 1e-6
+
+
 @register
 class GLMAnalysis(Analysis):
     """A generalised linear model fitted from summed statistics.
@@ -105,8 +117,9 @@ class GLMAnalysis(Analysis):
         if phase == "local":
             h, hb = self._local_information(d)
             return lay.pack(**st.moments(d), h=h, hb=hb)
-        return lay.pack(**st.glm_point(d, self.family, self.link, np.asarray(state["beta"]),
-                                       _null_mu(state)))
+        scale = np.asarray(state.get("col_scale") or np.ones(p))
+        return lay.pack(**st.glm_point(st.scaled(d, scale), self.family, self.link,
+                                       np.asarray(state["beta"]) / scale, _null_mu(state)))
 
     def _local_information(self, d: Design) -> tuple[np.ndarray, np.ndarray]:
         """This hospital's own fit b_k and information H_k, for the shared start b0."""
@@ -135,6 +148,10 @@ class GLMAnalysis(Analysis):
         if "n" in s:
             new.update(_moment_summary(s, self))
             new["kept"] = self._kept_columns(s["colsum"], s["n"])
+            rms = np.sqrt(np.maximum(s["colss"], 0) / max(s["n"], 1))
+            new["col_scale"] = np.where(rms > 0, 1 / np.where(rms > 0, rms, 1), 1.0).tolist()
+        elif phase in ("point", "robust"):
+            s = st.unscale_point(s, np.asarray(state.get("col_scale") or np.ones(p)))
         kept = np.asarray(new.get("kept", [True] * p), dtype=bool)
         if phase == "mean":
             new.update(phase="wls0")
@@ -157,27 +174,46 @@ class GLMAnalysis(Analysis):
         beta = _solve_kept(s["xtwx"], s["xtwz"], kept, self.columns_)
         dev = float(s["ztwz"] - 2 * beta @ s["xtwz"] + beta @ s["xtwx"] @ beta)
         null = float(s["ztwz"] - s["swz"] ** 2 / s["sw"]) if s["sw"] > 0 else float("nan")
+        state.update(beta=beta.tolist(), iteration=1, linear_null=null)
+        if _linear_error(s, beta, dev, kept) > LINEAR_ERROR_MAX:
+            # Badly scaled columns: one refinement round on unit-scaled columns
+            # at the residuals of this solution (iterative refinement).
+            state.update(phase="point")
+            return state
         point = {"U": s["xtwz"] - s["xtwx"] @ beta, "h_obs": s["xtwx"], "h_exp": s["xtwx"], "meat": None,
                  "deviance": max(dev, 0.0), "pearson": max(dev, 0.0), "null_deviance": null}
-        state.update(beta=beta.tolist(), iteration=1)
+        return self._linear_done(state, point, kept)
+
+    def _linear_done(self, state, point, kept) -> dict:
         if self.params["robust"] and not getattr(self, "local_mode_", False):
             state.update(phase="robust")
             return state
         return self._finish(state, point, kept)
 
+    def _refine_linear(self, state, s, kept) -> dict:
+        """A gaussian model's residual round: exact step, deviance by the quadratic identity."""
+        step = _newton_step(s["h_obs"], s["h_exp"], s["U"], kept)
+        dev = max(float(s["deviance"] - step @ s["U"]), 0.0)
+        null = s["null_deviance"] if state.get("null_mu") else state["linear_null"]
+        state.update(beta=(np.asarray(state["beta"]) + step).tolist(), iteration=2)
+        return self._linear_done(state, dict(s, deviance=dev, pearson=dev, null_deviance=null), kept)
+
     def _advance_point(self, state, s, kept) -> dict:
+        if self.linear:
+            return self._refine_linear(state, s, kept)
         dev = s["deviance"]
         beta = np.asarray(state["beta"])
         prev = state.get("dev_prev")
         it = state["iteration"]
-        if prev is not None and (not np.isfinite(dev) or dev > prev + 1e-10 * (abs(prev) + 0.1)) \
+        if prev is not None and (not np.isfinite(dev) or dev > prev + max(1e-10 * (abs(prev) + 0.1), NOISE_FLOOR)) \
                 and state.get("halvings", 0) < 20:
             beta_prev = np.asarray(state["beta_prev"])
             state.update(beta=((beta + beta_prev) / 2).tolist(), halvings=state.get("halvings", 0) + 1)
             return state
         if not np.isfinite(dev):
             raise DataError("the fit diverged (non-finite deviance); check the formula and the family")
-        if prev is not None and abs(dev - prev) / (abs(dev) + 0.1) < self.params["tol"]:
+        change = abs(dev - prev) if prev is not None else np.inf
+        if change / (abs(dev) + 0.1) < self.params["tol"] or change < NOISE_FLOOR:
             state["converged"] = True
             return self._finish(state, s, kept)
         if it >= self.params["max_iter"]:
@@ -283,6 +319,18 @@ def _moment_summary(s: dict, analysis: GLMAnalysis) -> dict:
     elif analysis.link.name == "log" and analysis.family.name == "poisson" and s["sw_eoff"] > 0:
         null = ["offset", swy / s["sw_eoff"]]
     return {"n": s["n"], "hospitals": s["hospitals"], "ybar": ybar, "null_mu": null}
+
+
+def _linear_error(s: dict, beta: np.ndarray, dev: float, kept: np.ndarray) -> float:
+    """First-order bound on the relative error CKKS noise puts on a one-round gaussian fit."""
+    eps = CKKS_RELATIVE_ERROR * max(float(np.max(np.abs(v))) for v in s.values() if np.size(v))
+    a_inv = np.abs(np.linalg.inv(s["xtwx"][np.ix_(kept, kept)]))
+    b = beta[kept]
+    t = 1.0 + np.abs(b).sum()
+    rows = np.sqrt((a_inv ** 2).sum(axis=1))  # errors of random sign add like a 2-norm
+    coef = eps * t * rows / np.maximum(np.abs(b), 1e-300)
+    var = eps * rows ** 2 / np.diag(a_inv)
+    return float(max(coef.max(), var.max(), eps * t * t / max(dev, 1e-300)))
 
 
 def _null_mu(state):

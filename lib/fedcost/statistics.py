@@ -64,18 +64,19 @@ def _slot_len(slot) -> int:
 # -- moments: counts and sums that start every GLM ---------------------------------
 def moments_layout(p: int) -> Layout:
     return Layout((("n", 1), ("hospitals", 1), ("sw", 1), ("swy", 1), ("swy2", 1), ("colsum", p),
-                   ("swy_eoff", 1), ("sw_eoff", 1)))
+                   ("colss", p), ("swy_eoff", 1), ("sw_eoff", 1)))
 
 
 def moments(d: Design) -> dict:
     """Row count, weight and response sums, column counts (present levels), offset sums.
 
     `colsum` counts the non-zero entries of each column: integers, so that an
-    absent level is recognised as 0 even after CKKS noise (about 1e-7).
+    absent level is recognised as 0 even after CKKS noise. `colss` (sums of
+    squares) gives the column scaling of later rounds.
     """
     w, y, off = d.weights, d.y, d.offset
     return dict(n=d.n, hospitals=1.0 if d.n > 0 else 0.0, sw=w.sum(), swy=(w * y).sum(),
-                swy2=(w * y * y).sum(), colsum=(d.X != 0).sum(axis=0),
+                swy2=(w * y * y).sum(), colsum=(d.X != 0).sum(axis=0), colss=(d.X * d.X).sum(axis=0),
                 swy_eoff=(w * y * np.exp(-off)).sum(), sw_eoff=(w * np.exp(off)).sum())
 
 
@@ -94,6 +95,30 @@ def wls(X: np.ndarray, z: np.ndarray, w: np.ndarray) -> dict:
 def point_layout(p: int) -> Layout:
     return Layout((("U", p), ("h_obs", "sym", p), ("h_exp", "sym", p), ("meat", "sym", p),
                    ("deviance", 1), ("pearson", 1), ("null_deviance", 1)))
+
+
+def scaled(d: Design, scale: np.ndarray) -> Design:
+    """The same rows with column j multiplied by scale[j].
+
+    CKKS decodes a ciphertext with an absolute error of about 1e-16 times its
+    largest value, so a column in the tens of thousands (GDP, cost) would drown
+    the small entries that share its ciphertext (deviance, Pearson chi2).
+    Columns scaled to unit root-mean-square keep every entry near the same
+    magnitude; the shared side undoes the scaling after decryption.
+    """
+    return Design(X=d.X * scale, y=d.y, weights=d.weights, offset=d.offset, columns=d.columns,
+                  factor_slices=d.factor_slices, n_dropped_missing=d.n_dropped_missing)
+
+
+def unscale_point(s: dict, scale: np.ndarray) -> dict:
+    """Point statistics of scaled columns back in the original columns' units."""
+    out = dict(s)
+    out["U"] = s["U"] / scale
+    outer = np.outer(scale, scale)
+    for key in ("h_obs", "h_exp", "meat"):
+        if s.get(key) is not None:
+            out[key] = s[key] / outer
+    return out
 
 
 def glm_point(d: Design, family: Family, link: Link, beta: np.ndarray, null_mu: tuple | None) -> dict:
