@@ -67,6 +67,18 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+REGIONS_ZH = {"east": "东部", "west": "西部", "central": "中部", "north": "北部", "south": "南部",
+              "northeast": "东北", "northwest": "西北", "southeast": "东南", "southwest": "西南"}
+
+
+def value_label(value, lang: str | None = "en") -> str:
+    """A data value as a reader sees it: hospital levels and region codes in the report's language."""
+    v = str(value)
+    if normalise_lang(lang) == "zh" and v.lower() in REGIONS_ZH:
+        return REGIONS_ZH[v.lower()]
+    return t(v, lang)
+
+
 def tr(key: str, lang: str | None = "en", **fmt) -> str:
     """A label of the report notebooks in `lang` (falls back to the shared i18n labels)."""
     lang = normalise_lang(lang)
@@ -262,7 +274,7 @@ def where(region, lang: str) -> str:
     """'all hospitals' / 'the east region' in prose."""
     if _all(region):
         return "全部参与医院" if lang == "zh" else "the participating hospitals"
-    return f"{region} 地区" if lang == "zh" else f"the {region} region"
+    return f"{value_label(region, lang)}地区" if lang == "zh" else f"the {region} region"
 
 
 def alert_level(growth, yellow: float, red: float) -> str:
@@ -646,17 +658,22 @@ def structure_frame(s: Study, region="all", lang="en") -> tuple[pd.DataFrame, li
                     continue
                 if not _all(region) and col == "region" and str(r[col]) != str(region):
                     continue
-                label = f"{prefix}: {t(str(r[col]), lang)}" if lang == "en" else f"{prefix}：{t(str(r[col]), lang)}"
+                label = (f"{prefix}: {value_label(r[col], lang)}" if lang == "en"
+                         else f"{prefix}：{value_label(r[col], lang)}")
             if bool(r.get("suppressed", False)):
-                withheld.append(f"{label} ({tr('suppressed_cell', lang)})")
+                withheld.append(_paren(label, tr("suppressed_cell", lang), lang))
                 continue
             if _nan(r.get("n")) or float(r["n"]) == 0:
-                withheld.append(f"{label} ({tr('no_records', lang)})")
+                withheld.append(_paren(label, tr("no_records", lang), lang))
                 continue
             for c, key in comps.items():
                 if c in r and not _nan(r[c]):
                     rows.append({"group": label, "component": key, "value": float(r[c])})
     return pd.DataFrame(rows, columns=["group", "component", "value"]), withheld
+
+
+def _paren(text: str, note: str, lang: str) -> str:
+    return f"{text}（{note}）" if normalise_lang(lang) == "zh" else f"{text} ({note})"
 
 
 def suppressed_note(items: list[str], lang: str) -> str:
@@ -685,6 +702,8 @@ def privacy_table(s: Study, lang="en") -> pd.DataFrame:
         ("向协调方发送明文统计量" if zh else "Plaintext statistics sent to the coordinator",
          (yes if p.get("plaintext_statistics_sent_to_server") else no) if p else "–"),
         ("经检查的密文数" if zh else "Ciphertexts checked", num(p.get("ciphertexts_checked"))),
+        ("拒绝参与的医院" if zh else "Hospitals that refused",
+         ", ".join(run.get("refusals") or {}) or ("无" if zh else "none")),
         ("密钥指纹" if zh else "Key fingerprint", str(p.get("key_fingerprint", "–"))),
         ("引擎" if zh else "Engine", str(run.get("engine", "–"))),
         ("运行时间（秒）" if zh else "Run time (seconds)", num(run.get("seconds"), 1)),
@@ -772,6 +791,50 @@ def suppression_summary(s: Study, lang="en") -> pd.DataFrame:
                                        "已抑制" if zh else "Suppressed"])
 
 
+def quality_lines(s: Study, lang="en") -> str:
+    """Data-quality notes of the run (Markdown list): validation and refusals, suppression,
+    percentile accuracy, and what the results folder does not hold."""
+    run = s.run
+    zh = lang == "zh"
+    hosp = run.get("hospitals") or run.get("hospital_labels") or []
+    refusals = run.get("refusals") or {}
+    ov = s.table("descriptive_overall")
+    ov = ov.iloc[-1] if len(ov) else None
+    sup = s.table("status")
+    n_sup = sum(int(df["suppressed"].astype(bool).sum()) for df in s.tables.values()
+                if "suppressed" in df.columns and len(df))
+    n_cells = sum(len(df) for df in s.tables.values() if "suppressed" in df.columns)
+    withheld = [str(a) for a, st in zip(sup.get("analysis", []), sup.get("status", [])) if st != "released"]
+    lines = []
+    ref = "；".join(f"{h}：{r}" for h, r in refusals.items()) if zh else "; ".join(f"{h}: {r}" for h, r in refusals.items())
+    if zh:
+        lines.append(f"- **数据校验。**{len(hosp)} 家医院的数据均按数据字典 {run.get('dictionary_version', '–')} 校验后参与分析；"
+                     + (f"拒绝参与的医院：{ref}。" if refusals else "没有医院因数据无效或密钥不符而退出。"))
+        lines.append(f"- **小单元格抑制。**{num(n_sup)} / {num(n_cells)} 个表格单元格按披露规则（少于 5 条记录或少于 3 家医院）或为防止推算而被抑制。"
+                     + (f"未发布的分析：{'、'.join(withheld)}。" if withheld else "全部分析均已发布。"))
+        if ov is not None and not _nan(ov.get("cost_median")):
+            lines.append(f"- **分位数精度。**中位费用 {yuan(ov['cost_median'], 0, lang)}（精度 ±{num(ov.get('cost_median_accuracy'))} 元），"
+                         f"第 90 百分位数 {yuan(ov['cost_p90'], 0, lang)}（±{num(ov.get('cost_p90_accuracy'))} 元），由联邦直方图估计。")
+        lines.append("- **记录级数据质量**（准确性、完整性、费用构成之和与总费用的一致性、及时性）由各医院在本地用 `fedcost validate` 检查；"
+                     "其汇总不在结果文件夹中，本报告未予列出。")
+    else:
+        lines.append(f"- **Validation.** All {len(hosp)} hospitals took part with data checked against data dictionary "
+                     f"{run.get('dictionary_version', '–')}; "
+                     + (f"hospitals that refused: {ref}." if refusals else
+                        "no hospital dropped out for invalid data or wrong keys."))
+        lines.append(f"- **Small cells.** {num(n_sup)} of {num(n_cells)} table cells were suppressed by the disclosure "
+                     f"rules (fewer than 5 records or 3 hospitals) or to stop them being derived from totals. "
+                     + (f"Analyses not released: {', '.join(withheld)}." if withheld else "Every analysis was released."))
+        if ov is not None and not _nan(ov.get("cost_median")):
+            lines.append(f"- **Percentiles.** Median cost {yuan(ov['cost_median'], 0, lang)} (accurate to "
+                         f"±{num(ov.get('cost_median_accuracy'))} yuan), 90th percentile {yuan(ov['cost_p90'], 0, lang)} "
+                         f"(±{num(ov.get('cost_p90_accuracy'))} yuan), from a federated histogram.")
+        lines.append("- **Record-level data quality** (accuracy, completeness, components summing to the total, "
+                     "timeliness) is checked at each hospital with `fedcost validate`; its summary is not part of the "
+                     "results folder, so this report does not show it.")
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------ figures the theme does not have
 def coefficient_chart(hc: pd.DataFrame, *, lang="en", band=(0.8, 1.2)):
     """Cost difference coefficient per hospital (pseudonyms, in name order: no ranking), unadjusted
@@ -832,6 +895,6 @@ def pretty_term(term: str) -> str:
     return f"{m.group(1)} = {m.group(2)}" if m else str(term)
 
 
-__all__ = ["Study", "tr", "headline_findings", "findings_markdown", "kpi_table", "structure_frame",
+__all__ = ["Study", "tr", "value_label", "quality_lines", "headline_findings", "findings_markdown", "kpi_table", "structure_frame",
            "suppressed_note", "privacy_table", "versions_table", "status_table", "suppression_summary",
            "payment_groups", "cea_at", "coefficient_chart", "coef_plot", "pretty_term", "where"]
