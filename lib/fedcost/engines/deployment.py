@@ -34,7 +34,9 @@ from typing import Any, Callable
 from fedcost.errors import FederationError, UsageError
 
 DEFAULT_COORDINATOR = "fedcost.federation.coordinator:serve"
-DEFAULT_HOSPITAL = "fedcost.federation.hospital:handle"
+# The relay hands each request to a long-lived hospital worker (imports, keys and
+# data stay in memory), since Flower starts a new ClientApp process per message.
+DEFAULT_HOSPITAL = "fedcost.federation.relay:handle"
 FEDERATION = "fedcost"
 NODE_KEYS = ("data-path", "key-path", "work-dir", "hospital")
 
@@ -517,6 +519,9 @@ def run(job: dict, nodes: list[dict], workdir: Path, *,
     finally:
         t2 = time.monotonic()
         procs.teardown()
+        from fedcost.federation.relay import stop_workers
+
+        stop_workers(workdir)
         timings["teardown_seconds"] = time.monotonic() - t2
     out.update(timings)
     out.setdefault("engine", "deployment")

@@ -49,20 +49,40 @@ def handle(request: bytes, node: dict) -> bytes:
                           "reason": f"internal error at the hospital: {type(exc).__name__}: {exc}"})
 
 
+# In a long-lived process (the hospital worker, a simulation actor) keys, the
+# dictionary, the validated table and design matrices stay in memory between
+# rounds, keyed by the files' identity so that a changed file is reloaded.
+_MEMO: dict = {}
+
+
+def _memo(kind: str, path, build):
+    p = Path(path) if path else None
+    stamp = (p.stat().st_mtime_ns, p.stat().st_size) if p is not None and p.exists() else None
+    key = (kind, str(p), stamp)
+    if key not in _MEMO:
+        if len(_MEMO) > 64:
+            _MEMO.clear()
+        _MEMO[key] = build()
+    return _MEMO[key]
+
+
 def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
     _register_analyses()
-    keys = SecretKeys.load(node["key-path"])
+    keys = _memo("keys", node["key-path"], lambda: SecretKeys.load(node["key-path"]))
     work_dir = node.get("work-dir")
     own = keys.fingerprint_cached(work_dir)
     if header.get("key_fingerprint") and header["key_fingerprint"] != own:
         raise FedcostError(f"key fingerprint mismatch: the coordinator uses {header['key_fingerprint']}, "
                            f"this hospital holds {own}")
-    dictionary = Dictionary.load(node.get("dictionary") or header.get("dictionary_path"))
+    dict_dir = node.get("dictionary") or header.get("dictionary_path")
+    dictionary = _memo("dictionary", Path(dict_dir) / "dictionary.yaml" if dict_dir else None,
+                       lambda: Dictionary.load(dict_dir))
     if header.get("dictionary_fingerprint") and dictionary.fingerprint != header["dictionary_fingerprint"]:
         raise FedcostError(f"data dictionary mismatch: the study uses version {header.get('dictionary_version')} "
                            f"({header['dictionary_fingerprint'][:12]}), this hospital has {dictionary.version} "
                            f"({dictionary.fingerprint[:12]})")
-    frame, data_key = load_frame(Path(node["data-path"]), dictionary, work_dir, node.get("encoding"))
+    frame, data_key = _memo(f"frame:{dictionary.fingerprint}:{node.get('encoding')}", node["data-path"],
+                            lambda: load_frame(Path(node["data-path"]), dictionary, work_dir, node.get("encoding")))
     disclosure = header["disclosure"]
     out_header = {"hospital": label, "status": "ok", "analyses": {}}
     out_blobs: dict[str, bytes] = {}
@@ -131,7 +151,8 @@ def _prepared(analysis, spec: dict, frame, dictionary, work_dir, data_key):
         block = analysis.prepare(frame, dictionary)
         return block, {k: v for k, v in vars(analysis).items() if k.endswith("_")}  # fitted attributes
 
-    block, attrs = _cached(work_dir, f"{data_key}-{skey}.pkl", build)
+    block, attrs = _memo(f"block:{data_key}:{skey}", None,
+                         lambda: _cached(work_dir, f"{data_key}-{skey}.pkl", build))
     vars(analysis).update(attrs)
     return block
 

@@ -1,0 +1,89 @@
+"""A long-lived hospital process next to the SuperNode.
+
+Flower starts a new ClientApp process for every message; importing numpy,
+pandas, TenSEAL and our code, loading the secret context and the cached table
+costs each round about 1.5-2 CPU-seconds per hospital. The ClientApp's relay
+(`fedcost.federation.relay`) instead hands the request to this worker over a
+Unix socket in the hospital's private work folder, where everything stays in
+memory. It exits after `--idle` seconds without a request, and engines stop it
+at teardown (its PID is in the work folder).
+
+    python -m fedcost.federation.worker --socket WORK/worker.sock [--idle 300]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import struct
+from pathlib import Path
+
+
+def recv_msg(conn: socket.socket) -> bytes:
+    head = _recv_exact(conn, 8)
+    (n,) = struct.unpack(">Q", head)
+    return _recv_exact(conn, n)
+
+
+def send_msg(conn: socket.socket, data: bytes) -> None:
+    conn.sendall(struct.pack(">Q", len(data)) + data)
+
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = conn.recv(min(1 << 20, n - len(buf)))
+        if not chunk:
+            raise ConnectionError("peer closed the connection")
+        buf += chunk
+    return bytes(buf)
+
+
+def serve(socket_path: Path, idle: float) -> None:
+    from fedcost.federation import hospital  # the heavy imports, once
+
+    socket_path.unlink(missing_ok=True)
+    pid_file = socket_path.with_suffix(".pid")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)  # the socket is the hospital's own: mode 0600
+    try:
+        srv.bind(str(socket_path))
+    finally:
+        os.umask(old)
+    srv.listen(4)
+    srv.settimeout(idle)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the cleanup below
+    pid_file.write_text(str(os.getpid()))
+    try:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except socket.timeout:
+                break
+            with conn:
+                conn.settimeout(600)
+                try:
+                    node = json.loads(recv_msg(conn))
+                    request = recv_msg(conn)
+                except (ConnectionError, OSError, ValueError):
+                    continue
+                send_msg(conn, hospital.handle(request, node))
+    finally:
+        srv.close()
+        socket_path.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--socket", required=True, help="Unix socket path (in the hospital's work folder)")
+    ap.add_argument("--idle", type=float, default=300, help="exit after this many seconds without a request")
+    args = ap.parse_args()
+    serve(Path(args.socket), args.idle)
+
+
+if __name__ == "__main__":
+    main()
