@@ -213,11 +213,15 @@ class TableReader:
         header_line = self._first_line()
         if not header_line.strip():
             raise DataError(f"{self.path}: no header: the first line is empty (expected column names)")
-        self.delimiter = _sniff_delimiter(header_line)
+        csv.field_size_limit(1 << 30)  # a long header is a problem to report, not a csv.Error
+        try:
+            self.delimiter = _sniff_delimiter(header_line)
+            names = next(csv.reader([header_line], delimiter=self.delimiter))
+        except csv.Error as exc:
+            raise DataError(f"{self.path}: cannot parse the header: {exc}") from None
         if self.delimiter != ",":
             self.warnings.append(f"fields are separated by {_DELIM_NAMES[self.delimiter]}s, not commas: "
                                  "read that way")
-        names = next(csv.reader([header_line], delimiter=self.delimiter))
         self.columns = [n.strip() for n in names]
         self.n_rows_hint = None
 
@@ -266,7 +270,8 @@ class TableReader:
         with open(self.path, "rb") as fh:
             sample = fh.read(1 << 20)
         per_row = max(16, len(sample) // max(1, sample.count(b"\n")))
-        return int(min(max(per_row * chunksize, 1 << 16), 1 << 28))
+        # pyarrow queues up to 32 blocks ahead of the reader: keep blocks small (chunks are regrouped)
+        return int(min(max(per_row * chunksize, 1 << 16), 2 << 20))
 
     def _empty(self, columns: list[str] | None) -> pa.Table:
         return pa.table({n: pa.array([], pa.string()) for n in (columns or self.names)})
@@ -372,12 +377,13 @@ def _rebatch(source: Iterator[Batch], chunksize: int) -> Iterator[Batch]:
             last = int(allrows[chunksize - 1])
             mine = [r for r in ragged if r[0] <= last]
             ragged = [r for r in ragged if r[0] > last]
-            yield Batch(table.slice(0, chunksize), allrows[:chunksize], mine)
+            yield Batch(table.slice(0, chunksize).combine_chunks(), allrows[:chunksize], mine)
             tables, rows = [table.slice(chunksize)], [allrows[chunksize:]]
             n -= chunksize
     if n or ragged:
         table = pa.concat_tables(tables) if tables else None
-        yield Batch(table, np.concatenate(rows) if rows else np.empty(0, np.int64), ragged)
+        yield Batch(table.combine_chunks() if table is not None else None,
+                    np.concatenate(rows) if rows else np.empty(0, np.int64), ragged)
 
 
 def _ragged_error(reader: TableReader, ragged: list[tuple[int, int]]) -> DataError:

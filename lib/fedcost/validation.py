@@ -248,40 +248,47 @@ class _Problems:
 
 
 class _UniqueTracker:
-    """Duplicate keys across chunks: sorted 64-bit hashes with the row that first held each."""
+    """Duplicate keys across chunks: per chunk a sorted run of 64-bit key hashes with the row
+    that first held each (12 bytes a record; runs are merged now and then to keep lookups fast)."""
+
+    MAX_RUNS = 64
 
     def __init__(self):
-        self.hashes = np.empty(0, dtype=np.uint64)
-        self.rows = np.empty(0, dtype=np.int64)
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def check(self, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(positions of duplicates in the chunk, their first rows, n keys checked)."""
+    def check(self, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
+        """(positions of duplicates in the chunk, the rows they repeat, n keys checked)."""
         present = keys.notna().all(axis=1).to_numpy()
         if not present.any():
             return np.empty(0, np.int64), np.empty(0, np.int64), 0
         sub = keys[present]
         h = pd.util.hash_pandas_object(sub.astype("str"), index=False).to_numpy()
-        rows = sub.index.to_numpy()
         pos = np.flatnonzero(present)
         order = np.argsort(h, kind="stable")
-        hs, rs = h[order], rows[order]
+        hs, rs = h[order], sub.index.to_numpy()[order]
         first_in_chunk = np.r_[True, hs[1:] != hs[:-1]]
-        # within the chunk: a repeat points to the first row of its run
-        run_first = rs[np.maximum.accumulate(np.where(first_in_chunk, np.arange(len(hs)), 0))]
-        # against earlier chunks
-        at = np.searchsorted(self.hashes, hs)
-        earlier = (at < len(self.hashes)) & (self.hashes[np.minimum(at, len(self.hashes) - 1)] == hs) \
-            if len(self.hashes) else np.zeros(len(hs), bool)
-        first_row = np.where(earlier, self.rows[np.minimum(at, max(len(self.rows) - 1, 0))] if len(self.rows)
-                             else 0, run_first)
+        # within the chunk a repeat points to the first row of its run of equal hashes
+        first_row = rs[np.maximum.accumulate(np.where(first_in_chunk, np.arange(len(hs)), 0))]
+        earlier = np.zeros(len(hs), dtype=bool)
+        for run_h, run_r in self.runs:  # oldest first: the first hit is the first occurrence
+            at = np.minimum(np.searchsorted(run_h, hs), len(run_h) - 1)
+            hit = (run_h[at] == hs) & ~earlier
+            first_row[hit] = run_r[at[hit]]
+            earlier |= hit
         dup = earlier | ~first_in_chunk
         new = first_in_chunk & ~earlier
-        merged_h = np.concatenate([self.hashes, hs[new]])
-        merged_r = np.concatenate([self.rows, rs[new]])
-        o = np.argsort(merged_h, kind="stable")
-        self.hashes, self.rows = merged_h[o], merged_r[o]
-        dup_pos = pos[order][dup]
-        return dup_pos, first_row[dup], int(present.sum())
+        if new.any():
+            self.runs.append((hs[new], rs[new].astype(np.uint32)))
+        if len(self.runs) > self.MAX_RUNS:
+            allh = np.concatenate([r[0] for r in self.runs])
+            allr = np.concatenate([r[1] for r in self.runs])
+            o = np.argsort(allh, kind="stable")
+            self.runs = [(allh[o], allr[o])]
+        return pos[order][dup], first_row[dup].astype(np.int64), int(present.sum())
+
+
+def _short(name: str, width: int = 40) -> str:
+    return name if len(name) <= width else name[: width - 3] + "..."
 
 
 def _header_problems(reader: TableReader, d: Dictionary, probs: _Problems, warnings: list[str]) -> list[str]:
@@ -293,7 +300,7 @@ def _header_problems(reader: TableReader, d: Dictionary, probs: _Problems, warni
                   f"{', '.join(map(str, pos))}); only the first is checked")
     if not present:
         probs.add(None, None, f"none of the dictionary's columns were found (header: "
-                  f"{', '.join(reader.columns[:6])}{' ...' if len(reader.columns) > 6 else ''}); "
+                  f"{', '.join(_short(c) for c in reader.columns[:6])}{' ...' if len(reader.columns) > 6 else ''}); "
                   f"wrong delimiter, wrong file, or wrong --dictionary ({d.name} {d.version})?")
         return present
     for name in d.required_columns:
@@ -304,7 +311,7 @@ def _header_problems(reader: TableReader, d: Dictionary, probs: _Problems, warni
             probs.add(None, name, f"required column is missing{hint}")
     for i, name in enumerate(reader.columns, start=1):
         if name not in d.fields and name not in reader.duplicates:
-            label = name or f"(unnamed column {i})"
+            label = _short(name) or f"(unnamed column {i})"
             warnings.append(f"{reader.path}:-:{label}: warning: column not in the dictionary; ignored")
     return present
 
