@@ -73,10 +73,24 @@ REGIONS_ZH = {"east": "东部", "west": "西部", "central": "中部", "north": 
 
 def value_label(value, lang: str | None = "en") -> str:
     """A data value as a reader sees it: hospital levels and region codes in the report's language."""
+    import re
     v = str(value)
-    if normalise_lang(lang) == "zh" and v.lower() in REGIONS_ZH:
-        return REGIONS_ZH[v.lower()]
+    if normalise_lang(lang) == "zh":
+        if v.lower() in REGIONS_ZH:
+            return REGIONS_ZH[v.lower()]
+        m = re.fullmatch(r"Hospital ([A-Z]{1,3})", v)   # the benchmark's pseudonyms
+        if m:
+            return f"医院 {m.group(1)}"
     return t(v, lang)
+
+
+def localise_hospitals(df: pd.DataFrame, lang: str | None, col: str = "hospital") -> pd.DataFrame:
+    """A copy with the hospital pseudonyms in the report's language ('Hospital A' -> '医院 A')."""
+    if col not in df.columns:
+        return df
+    out = df.copy()
+    out[col] = out[col].map(lambda h: value_label(h, lang))
+    return out
 
 
 def tr(key: str, lang: str | None = "en", **fmt) -> str:
@@ -361,7 +375,7 @@ def finding_growth(s: Study, region, period, lang, yellow, red) -> Finding | Non
 
 
 def finding_hospitals(s: Study, lang) -> Finding | None:
-    f = s.table("funnel")
+    f = localise_hospitals(s.table("funnel"), lang)
     if not len(f):
         return None
     hc = s.table("hospital_costs")
