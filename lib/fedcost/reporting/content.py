@@ -385,18 +385,18 @@ def finding_hospitals(s: Study, lang) -> Finding | None:
     alert = f[f["funnel_flag"].astype(str).str.startswith("alert")]
     raw_out = int((hc["cost_coefficient_flag"] != "within").sum()) if len(hc) else 0
     adj_out = int((hc["adjusted_coefficient_flag"] != "within").sum()) if len(hc) else 0
-    rng = f"{num(f['oe'].min(), 2)}–{num(f['oe'].max(), 2)}"
+    oe_range = f"{num(f['oe'].min(), 2)}–{num(f['oe'].max(), 2)}"
     flagged = pd.concat([alarm, alert])
     if lang == "zh":
         if len(flagged):
             names = "、".join(f"{r.hospital}（实际/预期 {num(r.oe, 2)}，95% 置信区间 {num(r.oe_lower95, 2)}–{num(r.oe_upper95, 2)}）"
                              for r in flagged.itertuples())
             title = f"{len(flagged)} 家医院超出漏斗图控制限"
-            text = f"经病例组合调整后，{names}超出控制限（{n} 家医院的实际/预期费用比为 {rng}）。"
+            text = f"经病例组合调整后，{names}超出控制限（{n} 家医院的实际/预期费用比为 {oe_range}）。"
             action = "对上述医院开展成本核查，先核实其病例组合与编码，再比较药品和耗材使用。"
         else:
             title = f"{n} 家医院均在漏斗图控制限内"
-            text = (f"经病例组合调整后，各医院实际/预期费用比在 {rng} 之间，均未超出控制限；"
+            text = (f"经病例组合调整后，各医院实际/预期费用比在 {oe_range} 之间，均未超出控制限；"
                     f"未调整时有 {raw_out} 家医院的费用差异系数超出 {num(lo_b, 1)}–{num(hi_b, 1)}，"
                     f"调整后为 {adj_out} 家，差异主要来自病例组合。")
             action = "不应依据未调整的次均费用评价医院；继续按季度更新漏斗图。"
@@ -405,11 +405,11 @@ def finding_hospitals(s: Study, lang) -> Finding | None:
         names = "; ".join(f"{r.hospital} (O/E {num(r.oe, 2)}, 95% CI {num(r.oe_lower95, 2)}–{num(r.oe_upper95, 2)})"
                           for r in flagged.itertuples())
         title = f"{len(flagged)} of {n} hospitals outside the funnel limits"
-        text = f"After case-mix adjustment {names} lie outside the control limits (O/E ratios range {rng})."
+        text = f"After case-mix adjustment {names} lie outside the control limits (O/E ratios range {oe_range})."
         action = "review costs at these hospitals: first check case mix and coding, then drug and consumable use."
     else:
         title = f"All {n} hospitals within the funnel limits"
-        text = (f"After case-mix adjustment the observed/expected cost ratios range {rng}, all inside the control "
+        text = (f"After case-mix adjustment the observed/expected cost ratios range {oe_range}, all inside the control "
                 f"limits. Unadjusted, {raw_out} hospital{'s' if raw_out != 1 else ''} fall outside the "
                 f"{num(lo_b, 1)}–{num(hi_b, 1)} cost-difference band; adjusted, {adj_out}: case mix explains the spread.")
         action = "do not judge hospitals on unadjusted per-case cost; refresh the funnel plot each quarter."
