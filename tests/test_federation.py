@@ -49,6 +49,8 @@ def test_result_json_contract(study):
     assert set(priv["bytes_from_each_hospital"]) == {"H01", "H02", "H03"}
     assert all(b > 300_000 for b in priv["bytes_from_each_hospital"].values())  # ciphertexts, ~330 kB each
     assert priv["ciphertexts_checked"] >= 3 * res["rounds"]
+    assert set(res["data_fingerprints"]) == {"H01", "H02", "H03"}
+    assert all(len(fp) == 64 for fp in res["data_fingerprints"].values())
 
 
 def test_fewer_than_three_hospitals_refused(hospital_paths):

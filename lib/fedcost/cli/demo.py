@@ -22,7 +22,7 @@ Run the whole main job on synthetic data and print where everything went:
   5. result tables               WORK/results (CSV, Parquet, results.json)
   6. reports                     OUT/index.html and one HTML + PDF per report and language
 
-Defaults: 5 hospitals x 2000 records, seed 2024, WORK=demo_output,
+Defaults: 6 hospitals x 2000 records, seed 2024, WORK=demo_output,
 OUT=reports/output, languages en and zh. Takes a few minutes on 2 cores."""
 
 
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("demo", help="synthetic hospitals -> federation -> policy reports (the main job)",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--hospitals", type=int, default=5, metavar="N", help="number of hospitals (>= 3; default 5)")
+    p.add_argument("--hospitals", type=int, default=6, metavar="N", help="number of hospitals (>= 3; default 6)")
     p.add_argument("--rows", type=int, default=2000, metavar="R", help="mean records per hospital (default 2000)")
     p.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
     p.add_argument("--engine", default="deployment", choices=("deployment", "simulation", "local"),
@@ -108,7 +108,8 @@ def run(args) -> int:
         from fedcost.reporting.build import build_reports, params_from_mapping
 
         t = _step(6, steps, f"policy reports ({', '.join(args.lang)}): papermill notebooks rendered to HTML and PDF")
-        params = params_from_mapping({"results_dir": str(work / "results"), "lang": args.lang})
+        params = params_from_mapping({"results_dir": str(work / "results"), "data_dir": str(work / "data"),
+                                      "lang": args.lang})
         built = build_reports(params, args.out, progress=lambda m: print(f"      {m}", flush=True))
         print(f"      ({time.monotonic() - t:.0f} s)")
 

@@ -54,6 +54,8 @@ class Study:
             "dictionary_version": self.dictionary.version,
             "dictionary_fingerprint": self.dictionary.fingerprint,
             "fedcost_version": __version__,
+            "git_sha": code_version(),
+            "data_fingerprints": self.output.get("data_fingerprints", {}),
             "hospital_labels": self.output["hospitals"],
             "refusals": self.output["refusals"],
             "messages": self.output["messages"],
@@ -72,6 +74,24 @@ class Study:
         out["rounds"] = self.output["analyses"][name]["rounds"]
         out.update(self.metadata())
         return out
+
+
+def code_version() -> str | None:
+    """The git commit of the code that ran (None outside a git checkout)."""
+    import subprocess
+
+    from fedcost.paths import PROJECT_ROOT
+
+    try:
+        out = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=10).stdout.strip()
+    return out.stdout.strip() + ("+modified" if dirty else "")
 
 
 def hospital_nodes(paths, secret_key: Path, workdir: Path, encoding: str | None = None) -> list[dict]:

@@ -21,7 +21,7 @@ from fedcost.federation import wire
 from fedcost.results import write_json
 
 # Reply header fields a hospital may send; anything else is treated as a leak.
-ALLOWED_REPLY = {"hospital", "status", "reason", "analyses"}
+ALLOWED_REPLY = {"hospital", "status", "reason", "analyses", "data_fingerprint"}
 ALLOWED_ENTRY = {
     "running": {"status", "sealed", "digest", "length", "chunks"},
     "released": {"status", "result", "digest"},
@@ -57,6 +57,7 @@ def serve(job: dict, transport) -> dict:
     labels: dict[int, str] = {}
     bytes_from: dict[int, int] = {n: 0 for n in nodes}
     refusals: dict[str, str] = {}
+    fingerprints: dict[str, str] = {}
     checked = {"ciphertexts": 0, "headers": 0}
     active = list(nodes)
     base = {"run_id": run_id, "key_fingerprint": pub.fingerprint, "disclosure": disclosure,
@@ -88,6 +89,8 @@ def serve(job: dict, transport) -> dict:
             header, blobs = wire.unpack(raw)
             _check_reply(header, blobs, pub, checked)
             labels[node] = header.get("hospital", str(node))
+            if header.get("data_fingerprint"):
+                fingerprints[labels[node]] = str(header["data_fingerprint"])
             parsed[node] = (header, blobs)
         # hospitals that refuse the whole query (invalid data, wrong keys) drop out in round 1
         for node, (header, _) in list(parsed.items()):
@@ -117,6 +120,7 @@ def serve(job: dict, transport) -> dict:
         "hospitals": [labels[n] for n in active],
         "sites": [labels.get(n) for n in nodes],  # site index -> hospital label (None: never answered)
         "refusals": refusals,
+        "data_fingerprints": {h: fp for h, fp in fingerprints.items() if h not in refusals},
         "privacy": {
             "server_public_context_only": not pub.context.is_private(),
             "key_fingerprint": pub.fingerprint,
@@ -136,6 +140,9 @@ def serve(job: dict, transport) -> dict:
 def _check_reply(header: dict, blobs: dict, pub: PublicKeys, checked: dict) -> None:
     """Evidence, not a claim: refuse any reply that could carry plaintext statistics."""
     extra = set(header) - ALLOWED_REPLY
+    fp = header.get("data_fingerprint")
+    if fp is not None and not (isinstance(fp, str) and len(fp) == 64):
+        extra.add("data_fingerprint")
     if extra:
         raise FederationError(f"hospital {header.get('hospital')} sent unexpected fields {sorted(extra)}")
     for name, entry in (header.get("analyses") or {}).items():

@@ -84,7 +84,9 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
     frame, data_key = _memo(f"frame:{dictionary.fingerprint}:{node.get('encoding')}", node["data-path"],
                             lambda: load_frame(Path(node["data-path"]), dictionary, work_dir, node.get("encoding")))
     disclosure = header["disclosure"]
-    out_header = {"hospital": label, "status": "ok", "analyses": {}}
+    fingerprint = _memo(f"sha:{data_key}", None, lambda: _cached(work_dir, f"{data_key}.sha256",
+                                                             lambda: _file_sha256(Path(node["data-path"]))))
+    out_header = {"hospital": label, "status": "ok", "analyses": {}, "data_fingerprint": fingerprint}
     out_blobs: dict[str, bytes] = {}
     for name, item in header["analyses"].items():
         site = {"index": header["site_index"], "count": header["site_count"]}
@@ -141,6 +143,15 @@ def load_frame(path: Path, dictionary: Dictionary, work_dir=None, encoding=None)
     key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{dictionary.fingerprint}|{encoding}"
                          .encode()).hexdigest()[:24]
     return _cached(work_dir, f"{key}.pkl", lambda: load_valid(path, dictionary, encoding=encoding)), key
+
+
+def _file_sha256(path: Path) -> str:
+    """Fingerprint of the hospital's data file: shows which data made a result, reveals nothing of it."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _prepared(analysis, spec: dict, frame, dictionary, work_dir, data_key):
