@@ -89,6 +89,11 @@ def run_render(args) -> int:
 
 
 def run_init(args) -> int:
+    from fedcost.cli.validate import exit_if_command
+    return exit_if_command(_run_init(args))
+
+
+def _run_init(args) -> int:
     from fedcost.dictionary_draft import write_draft
     from fedcost.io import check_path
     check_path(args.source)

@@ -7,6 +7,7 @@ hospital sees in its spreadsheet, and never crash on a bad file.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -72,7 +73,27 @@ def _positive(text: str) -> int:
     return n
 
 
+def exit_if_command(code: int) -> int:
+    """Leave at once when running as the `fedcost` command, output flushed.
+
+    Why: pyarrow's reader threads can abort the interpreter while it shuts down
+    ("terminate called without an active exception", exit 134; apache/arrow#34314),
+    seen here about once in a hundred runs. Skipping finalization avoids it. Called
+    in-process (tests, notebooks) this returns the code instead."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if os.path.basename(sys.argv[0] or "") == "fedcost" or (spec is not None and spec.name == "fedcost.cli.__main__"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
 def run(args) -> int:
+    return exit_if_command(_run(args))
+
+
+def _run(args) -> int:
     from fedcost.dictionary import Dictionary
     from fedcost.errors import DataError
     from fedcost.validation import validate_file
