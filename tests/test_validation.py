@@ -298,6 +298,15 @@ def test_load_valid_types(tmp_path):
     assert df["record_id"].tolist()[:2] == ["R0000", "R0001"]
 
 
+def test_load_valid_adds_absent_optional_fields(tmp_path):
+    recs = base_records()[1:]  # no cohort record: the optional columns can go
+    cols = [c for c in COLUMNS if c not in ("strategy", "qaly", "clinical_response")]
+    df = load_valid(write(tmp_path / "req.csv", csv_text(recs, cols)), D)
+    assert list(df.columns) == COLUMNS and df["qaly"].isna().all()
+    assert str(df["qaly"].dtype) == "float64" and str(df["clinical_response"].dtype) == "Int64"
+    assert isinstance(df["strategy"].dtype, pd.CategoricalDtype) and list(df["strategy"].cat.categories) == D.levels("strategy")
+
+
 def test_load_valid_same_from_parquet(tmp_path):
     csv_df = load_valid(write(tmp_path / "base.csv", BASE), D)
     pq_path = tmp_path / "base.parquet"

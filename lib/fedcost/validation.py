@@ -516,7 +516,7 @@ def typed_frame(df: pd.DataFrame, d: Dictionary) -> pd.DataFrame:
     """Final dtypes of a validated frame (see `load_valid`)."""
     out = {}
     for name, f in d.fields.items():
-        s = df[name] if name in df.columns else pd.Series(pd.NA, index=df.index, dtype=PANDAS_DTYPES[f.type])
+        s = df[name] if name in df.columns else _missing_column(f.type, df.index)
         if f.type == "category":
             s = pd.Series(pd.Categorical(s, categories=d.levels(name)), index=df.index)
         elif f.type == "integer" and not s.isna().any():
@@ -525,6 +525,12 @@ def typed_frame(df: pd.DataFrame, d: Dictionary) -> pd.DataFrame:
             s = s.astype("bool")
         out[name] = s
     return pd.DataFrame(out, index=df.index).reset_index(drop=True)
+
+
+def _missing_column(kind: str, index: pd.Index) -> pd.Series:
+    """An all-missing column of a field type (an optional field absent from the file)."""
+    value = {"number": np.nan, "date": pd.NaT}.get(kind, pd.NA)
+    return pd.Series(value, index=index, dtype=PANDAS_DTYPES[kind])
 
 
 def _dictionary(dictionary) -> Dictionary:
