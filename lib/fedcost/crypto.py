@@ -78,14 +78,24 @@ def init_keys(out_dir: str | Path, force: bool = False) -> dict:
             "secret_bytes": len(secret), "public_bytes": len(public)}
 
 
-def _read(path: str | Path, what: str) -> bytes:
+def _load_context(path: str | Path, secret: bool) -> tuple[ts.Context, bytes]:
+    """Read a context file (or the right file in a keys folder), insisting on its kind."""
+    what = "secret" if secret else "public"
     p = Path(path)
     if p.is_dir():
-        p = p / (SECRET_FILE if what == "secret" else PUBLIC_FILE)
+        p = p / (SECRET_FILE if secret else PUBLIC_FILE)
     try:
-        return p.read_bytes()
+        raw = p.read_bytes()
     except OSError as exc:
         raise DataError(f"{p}: cannot read the {what} CKKS context: {exc.strerror}") from None
+    try:
+        ctx = ts.context_from(raw)
+    except Exception:  # noqa: BLE001
+        raise DataError(f"{p}: not a TenSEAL context") from None
+    if ctx.is_private() != secret:
+        raise DataError(f"{p}: this context holds a secret key; the coordinator must get the public one" if not secret
+                        else f"{p}: this context has no secret key; hospitals need the secret context")
+    return ctx, raw
 
 
 @dataclass
@@ -97,14 +107,7 @@ class PublicKeys:
 
     @classmethod
     def load(cls, path: str | Path) -> "PublicKeys":
-        raw = _read(path, "public")
-        try:
-            ctx = ts.context_from(raw)
-        except Exception:  # noqa: BLE001
-            raise DataError(f"{path}: not a TenSEAL context") from None
-        if ctx.is_private():
-            raise DataError(f"{path}: this context holds a secret key; the coordinator must get the public one")
-        return cls(ctx, raw)
+        return cls(*_load_context(path, secret=False))
 
     @property
     def fingerprint(self) -> str:
@@ -141,14 +144,7 @@ class SecretKeys:
 
     @classmethod
     def load(cls, path: str | Path) -> "SecretKeys":
-        raw = _read(path, "secret")
-        try:
-            ctx = ts.context_from(raw)
-        except Exception:  # noqa: BLE001
-            raise DataError(f"{path}: not a TenSEAL context") from None
-        if not ctx.is_private():
-            raise DataError(f"{path}: this context has no secret key; hospitals need the secret context")
-        return cls(ctx, raw)
+        return cls(*_load_context(path, secret=True))
 
     @property
     def fingerprint(self) -> str:
