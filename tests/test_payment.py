@@ -78,3 +78,25 @@ def test_hospital_payment_is_local(hospital_paths, dictionary, standards, pool):
     mine = pool[pool["site"] == 0]
     assert int(own.loc["All", "n"]) == len(mine)
     assert own.loc["All", "surplus"] == pytest.approx(mine["std"].sum() - mine.cost_total.sum(), rel=1e-12)
+
+
+def test_each_hospital_keeps_its_own_balance_locally(hospital_paths, tmp_path):
+    """The hospital's own surplus is written to its work folder and never sent to the coordinator."""
+    import json
+
+    from fedcost.analyses.payment import PaymentAnalysis
+    from fedcost.federation.api import run_study
+    from fedcost.policy import Policy
+
+    std = Policy.default().payment_standards()
+    standards = dict(zip(std["drg_code"], std["payment_standard"]))
+    study = run_study({"pay": PaymentAnalysis(standards)}, hospital_paths, engine="local", workdir=tmp_path)
+    assert study.status("pay") == "released"
+    own = pd.read_csv(tmp_path / "hospitals" / "H01" / "local_reports" / "pay.csv")
+    rows = pd.read_csv(hospital_paths[0])
+    rows = rows[rows["drg_code"].isin(standards)]
+    pay = rows["drg_code"].map(standards).sum()
+    total = own[own["drg_code"] == own["drg_code"].iloc[-1]].iloc[0]  # the "All" row comes last
+    assert total["n"] == len(rows)
+    assert total["surplus"] == pytest.approx(pay - rows["cost_total"].sum(), rel=1e-9)
+    assert str(total["surplus"])[:8] not in json.dumps(study.output)

@@ -78,6 +78,14 @@ class Analysis(ABC):
     def advance(self, state: dict, total: np.ndarray) -> dict:
         """Next state from the summed statistics. A finished state has done=True and a result."""
 
+    def local_report(self, frame: pd.DataFrame, result: dict) -> pd.DataFrame | None:
+        """What this hospital alone should see once the analysis is released (never sent).
+
+        The hospital writes it into its own work folder; e.g. its own payment
+        surplus next to the region's pooled figures.
+        """
+        return None
+
     def disclose(self, result: dict, disclosure: dict) -> dict:
         """Apply the disclosure rules to a finished result before it leaves the hospitals.
 

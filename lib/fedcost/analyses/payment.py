@@ -116,6 +116,10 @@ class PaymentAnalysis(Analysis):
                   "per_hospital": "not released: each hospital computes its own with hospital_payment()"}
         return {"phase": "done", "done": True, "result": result}
 
+    def local_report(self, frame, result):
+        """The hospital's own balance per group (computed and kept at the hospital)."""
+        return hospital_payment(frame, self.params["standards"], self.params["group"], self.params["cost"])
+
     def disclose(self, result, disclosure):
         if result["hospitals"] < disclosure["min_hospitals"]:
             raise DisclosureError(f"{result['hospitals']} hospitals contributed; the policy needs at least "

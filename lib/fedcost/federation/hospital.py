@@ -118,6 +118,7 @@ def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, wo
                 released = analysis.disclose(state["result"], disclosure)
             except DisclosureError as exc:
                 return {"status": "withheld", "reason": str(exc)}, []
+            _write_local_report(analysis, name, frame, released, work_dir)
             return {"status": "released", "result": released, "digest": keys.digest(released)}, []
         stats = analysis.statistics(block, state)
         chunks = keys.encrypt(stats)
@@ -143,6 +144,20 @@ def load_frame(path: Path, dictionary: Dictionary, work_dir=None, encoding=None)
     key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{dictionary.fingerprint}|{encoding}"
                          .encode()).hexdigest()[:24]
     return _cached(work_dir, f"{key}.pkl", lambda: load_valid(path, dictionary, encoding=encoding)), key
+
+
+def _write_local_report(analysis, name: str, frame, released: dict, work_dir) -> None:
+    """Keep the hospital's own view of a released analysis in its work folder (it never leaves)."""
+    if not work_dir:
+        return
+    table = analysis.local_report(frame, released)
+    if table is None:
+        return
+    out = Path(work_dir) / "local_reports" / f"{name}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, out)
 
 
 def _file_sha256(path: Path) -> str:
