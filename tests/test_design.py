@@ -42,3 +42,15 @@ def test_bad_formula_is_a_usage_error(dictionary):
         build_design(df, "cost_total ~ age +", dictionary)
     with pytest.raises(UsageError, match="not found|age_x"):
         build_design(df, "cost_total ~ age_x", dictionary)
+
+
+def test_c_of_a_float_field_is_refused(dictionary):
+    df = pd.DataFrame({"cost_total": [1.0, 2.0], "cost_drugs": [0.5, 1.0]})
+    with pytest.raises(UsageError, match="levels would differ"):
+        build_design(df, "cost_total ~ C(cost_drugs)", dictionary)
+
+
+def test_c_of_an_integer_field_uses_the_dictionary_range(dictionary):
+    df = pd.DataFrame({"cost_total": [1.0, 2.0, 3.0], "readmission_30d": [0, 0, 0]})
+    d = build_design(df, "cost_total ~ C(readmission_30d)", dictionary)
+    assert d.columns == ["Intercept", "C(readmission_30d)[T.1]"]

@@ -56,3 +56,23 @@ def test_public_data_with_drafted_dictionary(tmp_path, dataset, formula, family)
     assert max_rel(res["coef"], ref.params) < 1e-6
     assert max_rel(res["se"], ref.bse) < 1e-6
     assert res["n"] == len(df) and np.isclose(res["deviance"], ref.deviance, rtol=1e-8)
+
+
+def test_integer_category_missing_at_one_hospital(tmp_path):
+    """C(idp) on an integer field: one site never has idp == 1; levels come from the dictionary range."""
+    df = sm.datasets.randhie.load_pandas().data
+    whole = tmp_path / "all.csv"
+    df.to_csv(whole, index=False)
+    parts = [df[df.idp == 0].iloc[:3000], df.iloc[3000::2], df.iloc[3001::2]]
+    paths = []
+    for i, part in enumerate(parts):
+        paths.append(tmp_path / f"site{i + 1}.csv")
+        part.to_csv(paths[-1], index=False)
+    cli("dictionary", "init", "--from", whole, "--out", tmp_path / "dict")
+    formula = "mdvis ~ lncoins + C(idp) + C(hlthg) + disea"
+    out = tmp_path / "result.json"
+    cli("fit", "--data", *paths, "--formula", formula, "--family", "poisson", "--dictionary", tmp_path / "dict",
+        "--engine", "local", "--out", out, "--quiet")
+    res = json.loads(out.read_text())
+    ref = statsmodels_fit(formula, "poisson", pd.concat(parts, ignore_index=True))
+    assert max_rel(res["coef"], ref.params) < 1e-6 and max_rel(res["se"], ref.bse) < 1e-6

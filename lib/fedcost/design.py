@@ -73,7 +73,9 @@ def prepare_frame(frame: pd.DataFrame, formula: str, dictionary: Dictionary | No
         raise UsageError(f"column(s) {', '.join(missing)} not found in the data")
     out = frame[list(dict.fromkeys(used))].copy()
     for col in out.columns:
-        if dictionary is not None and col in dictionary.fields and dictionary.fields[col].type == "category":
+        if _wrapped_in_c(formula, col) and not _is_dictionary_category(dictionary, col):
+            out[col] = _integer_levels(out[col], col, dictionary)
+        elif dictionary is not None and col in dictionary.fields and dictionary.fields[col].type == "category":
             levels = dictionary.levels(col)
             values = out[col].astype("object").where(out[col].notna(), None)
             out[col] = pd.Categorical(values, categories=levels)
@@ -88,6 +90,36 @@ def prepare_frame(frame: pd.DataFrame, formula: str, dictionary: Dictionary | No
         elif pd.api.types.is_extension_array_dtype(out[col].dtype):
             out[col] = out[col].astype("float64")  # nullable Int64 -> float with NaN for patsy
     return out
+
+
+def _wrapped_in_c(formula: str, column: str) -> bool:
+    import re
+
+    return re.search(rf"\bC\(\s*{re.escape(column)}\s*[,)]", formula) is not None
+
+
+def _is_dictionary_category(dictionary, column: str) -> bool:
+    return dictionary is not None and column in dictionary.fields and dictionary.fields[column].type == "category"
+
+
+def _integer_levels(values: pd.Series, column: str, dictionary) -> pd.Categorical:
+    """C(x) of an integer field: levels min..max from the dictionary, the same at every hospital.
+
+    patsy would take the levels a hospital happens to observe, so hospitals
+    would build different columns; statsmodels' pooled names are kept because
+    levels no hospital observed are dropped after the first round.
+    """
+    f = dictionary.fields.get(column) if dictionary is not None else None
+    if f is None or f.type not in ("integer", "boolean") or (f.type == "integer" and (f.min is None or f.max is None)):
+        raise UsageError(f"C({column}): {column} is not a category of the data dictionary, so its levels would "
+                         "differ between hospitals; declare it as a category (with a code list) or as an integer "
+                         "with min and max in the dictionary")
+    lo, hi = (0, 1) if f.type == "boolean" else (int(f.min), int(f.max))
+    if hi - lo > 500:
+        raise UsageError(f"C({column}): the dictionary allows {hi - lo + 1} integer values; declare it as a category")
+    numbers = pd.to_numeric(values, errors="coerce")
+    return pd.Categorical(numbers.astype("Int64").astype(object).where(numbers.notna(), None),
+                          categories=list(range(lo, hi + 1)))
 
 
 def build_design(frame: pd.DataFrame, formula: str, dictionary: Dictionary | None = None,
