@@ -27,7 +27,9 @@ def test_fit_writes_result_json(hospital_paths, pooled, tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--formula", "cost_total ~ nonexistent", "--family", "gamma"], 1, "nonexistent"),
+    (["--formula", "cost_total ~ nonexistent", "--family", "gamma"], 2, "nonexistent, not a field"),
+    (["--formula", "cost_total ~ np.log(age) + C(sex) + I(los ** 2)", "--family", "gaussian", "--link", "probit"],
+     2, "does not support link"),
     (["--formula", "cost_total ~ age", "--family", "tweedie"], 2, "invalid choice"),
     (["--formula", "cost_total ~ age +", "--family", "gamma"], 2, "formula"),
 ])

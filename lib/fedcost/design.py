@@ -55,6 +55,41 @@ def formula_variables(formula: str, frame_columns) -> list[str]:
     return sorted(names)
 
 
+_FORMULA_NAMES = {"np", "numpy", "C", "I", "Q", "Treatment", "Sum", "Poly", "Diff", "Helmert", "log", "exp",
+                  "sqrt", "abs", "center", "standardize", "scale", "bs", "cr", "cc", "te", "True", "False", "None",
+                  "levels", "reference"}
+
+
+def check_formula_fields(formula: str, dictionary: Dictionary) -> None:
+    """Fail before any round if a formula names a column the dictionary does not define.
+
+    Hospitals keep only dictionary fields, so such a column could never be
+    found; saying so up front beats a NameError from every hospital.
+    """
+    import ast
+    import builtins
+
+    try:
+        desc = patsy.ModelDesc.from_formula(formula)
+    except patsy.PatsyError as exc:
+        raise UsageError(f"cannot parse formula {formula!r}: {exc}") from None
+    unknown = set()
+    for side in (desc.lhs_termlist, desc.rhs_termlist):
+        for term in side:
+            for factor in term.factors:
+                try:
+                    tree = ast.parse(factor.code, mode="eval")
+                except SyntaxError:
+                    continue
+                for node in ast.walk(tree):
+                    if isinstance(node, ast.Name) and node.id not in dictionary.fields \
+                            and node.id not in _FORMULA_NAMES and not hasattr(builtins, node.id):
+                        unknown.add(node.id)
+    if unknown:
+        raise UsageError(f"formula {formula!r} uses {', '.join(sorted(unknown))}, not a field of data dictionary "
+                         f"{dictionary.name} {dictionary.version}; its fields are: {', '.join(dictionary.fields)}")
+
+
 def _mentions(code: str, column: str) -> bool:
     import re
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fedcost import __version__
 from fedcost.crypto import PUBLIC_FILE, SECRET_FILE, init_keys
+from fedcost.design import check_formula_fields
 from fedcost.dictionary import Dictionary
 from fedcost.errors import FedcostError, UsageError
 from fedcost.policy import Policy
@@ -125,6 +126,9 @@ def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", 
         raise UsageError("no hospital data files given")
     dictionary = dictionary if isinstance(dictionary, Dictionary) else Dictionary.load(dictionary)
     policy = policy if isinstance(policy, Policy) else Policy.load(policy)
+    for analysis in analyses.values():
+        if "formula" in analysis.params:
+            check_formula_fields(analysis.params["formula"], dictionary)
     keep = workdir is not None
     run_dir = Path(workdir) if keep else Path(tempfile.mkdtemp(prefix="fedcost-run-"))
     run_dir.mkdir(parents=True, exist_ok=True)
