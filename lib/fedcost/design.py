@@ -40,19 +40,20 @@ class Design:
         return self.X.shape[0]
 
 
-def formula_variables(formula: str, frame_columns) -> list[str]:
-    """Columns of the frame that a formula mentions (used to check and to subset)."""
+def factor_codes(formula: str) -> list[str]:
+    """The code of every factor of a formula (both sides), e.g. 'np.log(cost_total)', 'C(sex)'."""
     try:
         desc = patsy.ModelDesc.from_formula(formula)
     except patsy.PatsyError as exc:
         raise UsageError(f"cannot parse formula {formula!r}: {exc}") from None
-    names = set()
-    for side in (desc.lhs_termlist, desc.rhs_termlist):
-        for term in side:
-            for factor in term.factors:
-                code = factor.code
-                names.update(c for c in frame_columns if _mentions(code, c))
-    return sorted(names)
+    return [factor.code for side in (desc.lhs_termlist, desc.rhs_termlist) for term in side
+            for factor in term.factors]
+
+
+def formula_variables(formula: str, frame_columns) -> list[str]:
+    """Columns of the frame that a formula mentions (used to check and to subset)."""
+    codes = factor_codes(formula)
+    return sorted({c for c in frame_columns for code in codes if _mentions(code, c)})
 
 
 _FORMULA_NAMES = {"np", "numpy", "C", "I", "Q", "Treatment", "Sum", "Poly", "Diff", "Helmert", "log", "exp",
@@ -69,22 +70,15 @@ def check_formula_fields(formula: str, dictionary: Dictionary) -> None:
     import ast
     import builtins
 
-    try:
-        desc = patsy.ModelDesc.from_formula(formula)
-    except patsy.PatsyError as exc:
-        raise UsageError(f"cannot parse formula {formula!r}: {exc}") from None
     unknown = set()
-    for side in (desc.lhs_termlist, desc.rhs_termlist):
-        for term in side:
-            for factor in term.factors:
-                try:
-                    tree = ast.parse(factor.code, mode="eval")
-                except SyntaxError:
-                    continue
-                for node in ast.walk(tree):
-                    if isinstance(node, ast.Name) and node.id not in dictionary.fields \
-                            and node.id not in _FORMULA_NAMES and not hasattr(builtins, node.id):
-                        unknown.add(node.id)
+    for code in factor_codes(formula):
+        try:
+            tree = ast.parse(code, mode="eval")
+        except SyntaxError:
+            continue
+        unknown.update(node.id for node in ast.walk(tree)
+                       if isinstance(node, ast.Name) and node.id not in dictionary.fields
+                       and node.id not in _FORMULA_NAMES and not hasattr(builtins, node.id))
     if unknown:
         raise UsageError(f"formula {formula!r} uses {', '.join(sorted(unknown))}, not a field of data dictionary "
                          f"{dictionary.name} {dictionary.version}; its fields are: {', '.join(dictionary.fields)}")
