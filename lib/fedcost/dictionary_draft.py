@@ -35,6 +35,7 @@ import pyarrow as pa
 from fedcost.dictionary import Dictionary
 from fedcost.errors import DataError, UsageError
 from fedcost.io import parse_values, read_table
+from fedcost.results import replace_folder
 
 MAX_LEVELS = 50
 WIDEN = 0.10
@@ -154,13 +155,7 @@ def write_draft(source: str | os.PathLike, out: str | os.PathLike, name: str | N
         yaml_file.write_text(HEADER.format(source=Path(source).name) + yaml_file.read_text(encoding="utf-8"),
                              encoding="utf-8")
         Dictionary.load(tmp)  # what we wrote reads back
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_folder(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

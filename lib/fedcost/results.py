@@ -38,3 +38,18 @@ def write_json(path: str | Path, data: dict) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def replace_folder(staged: str | Path, out: str | Path) -> Path:
+    """Move a fully written folder into place, replacing `out` without a half-written moment."""
+    import shutil
+
+    staged, out = Path(staged), Path(out)
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(staged, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staged, out)
+    return out

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -64,7 +63,7 @@ from scipy import stats as sps
 
 from fedcost import __version__
 from fedcost.analyses import common as cm
-from fedcost.results import _clean
+from fedcost.results import _clean, replace_folder
 
 DESCRIPTIONS = {
     "kpi": "Headline indicators (metric, value, unit) drawn from the other tables",
@@ -267,13 +266,7 @@ def _write_dir(out_dir, tables: dict, descr: dict, doc: dict) -> Path:
                                         "columns": [str(c) for c in df.columns]}
         (tmp / "results.json").write_text(json.dumps(_clean(doc), indent=2, ensure_ascii=False), encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
+        replace_folder(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
