@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 import patsy
-from scipy import stats as sps
 
 from fedcost import statistics as st
 from fedcost.design import Design, build_design
@@ -361,7 +360,3 @@ def _newton_step(h_obs, h_exp, U, kept) -> np.ndarray:
     step[kept] = np.linalg.solve(h, U[kept])
     return step
 
-
-def normal_ci(coef: float, se: float, alpha: float = 0.05) -> tuple[float, float]:
-    z = sps.norm.ppf(1 - alpha / 2)
-    return coef - z * se, coef + z * se
