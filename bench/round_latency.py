@@ -52,7 +52,7 @@ def run_once(args, folder: Path, label: str) -> dict:
     nodes = _write_data(folder, args.nodes)
     out = deployment.run(
         {"rounds": args.rounds}, nodes, folder / "run",
-        coordinator="fedcost.engines.echo:serve", hospital="fedcost.engines.echo:handle",
+        protocol="echo",
         timeout=args.timeout, poll_interval=args.poll, progress=lambda line: None)
     rounds = out["round_seconds"]
     print(f"[{label}] startup {out['startup_seconds']:.2f} s | flwr run {out['run_seconds']:.2f} s"

@@ -1,11 +1,12 @@
-"""fedcost ClientApp: hands each request's bytes to the hospital entry, replies with bytes.
+"""fedcost ClientApp: hands each request's bytes to the hospital's handler, replies with bytes.
 
-Every message starts a new ``flwr-clientapp`` process, so this module imports
-nothing beyond Flower at load time: the hospital entry (run config
-``hospital``, or the node's own ``hospital-entry`` setting, which wins) is
-imported when a request arrives. If the handler raises, the reply carries the
-error text and the hospital's label instead of payload, so the coordinator's
-transport names the hospital in its FederationError.
+The handler is fixed by the installed fedcost package and chosen by the
+hospital's own node configuration (``fedcost.entrypoints``); nothing in the
+run configuration names code to run here. Every message starts a new
+``flwr-clientapp`` process, so this module imports nothing beyond Flower at
+load time. If the handler raises, the reply carries the error text and the
+hospital's label instead of payload, so the coordinator's transport names the
+hospital in its FederationError.
 """
 from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.clientapp import ClientApp
@@ -32,24 +33,15 @@ def _node(context: Context) -> dict:
     return node
 
 
-def _load(spec: str):
-    import importlib
-
-    module, _, attr = spec.partition(":")
-    obj = importlib.import_module(module)
-    for part in (attr or "handle").split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 @app.query("fedcost")
 def query(msg: Message, context: Context) -> Message:
     label = ""
     try:
         node = _node(context)
         label = str(node.get("hospital", ""))
-        spec = str(node.get("hospital-entry") or context.run_config["hospital"])
-        handle = _load(spec)
+        from fedcost.entrypoints import DEFAULT_PROTOCOL, hospital_handle
+
+        handle = hospital_handle(str(node.get("protocol", DEFAULT_PROTOCOL)))
         out = handle(msg.content[RECORD]["payload"], node)
         if not isinstance(out, (bytes, bytearray)):
             raise TypeError(f"the hospital handler returned {type(out).__name__}, not bytes")

@@ -1,10 +1,10 @@
 """fedcost ServerApp: reads the run config, builds the Grid transport, calls the coordinator.
 
-Thin on purpose: the coordinator entry (``serve(job, transport)``) holds the
-protocol; this file only wires Flower to it and records success or failure in
-the status file the engine watches.
+Thin on purpose: the coordinator's ``serve(job, transport)`` of the run's
+protocol (a name looked up in ``fedcost.entrypoints``, never code named by the
+run) holds the protocol; this file only wires Flower to it and records success
+or failure in the status file the engine watches.
 """
-import importlib
 import json
 import os
 import time
@@ -14,14 +14,6 @@ from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
 app = ServerApp()
-
-
-def _load(spec: str):
-    module, _, attr = spec.partition(":")
-    obj = importlib.import_module(module)
-    for part in (attr or "serve").split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def _write_status(path: str, status: dict) -> None:
@@ -54,7 +46,9 @@ def main(grid: Grid, context: Context) -> None:
         )
         transport.nodes()  # all hospitals connected before the protocol starts
         ready_at = time.time()
-        serve = _load(str(rc["coordinator"]))
+        from fedcost.entrypoints import coordinator_serve
+
+        serve = coordinator_serve(str(rc["protocol"]))
         serve(job, transport)
     except BaseException as exc:  # record, then let Flower see the failure too
         _write_status(status_file, {

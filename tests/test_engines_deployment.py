@@ -15,7 +15,7 @@ import pytest
 from fedcost.engines import deployment
 from fedcost.errors import FederationError
 
-ECHO = {"coordinator": "fedcost.engines.echo:serve", "hospital": "fedcost.engines.echo:handle"}
+ECHO = {"protocol": "echo"}
 ROWS = {"H01": 4, "H02": 7, "H03": 11}
 
 
@@ -107,6 +107,31 @@ def test_deployment_runs_echo_end_to_end_and_leaves_nothing(tmp_path):
     # ... and none survives
     assert watch.survivors() == []
     assert flower_processes_under(tmp_path) == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_second_run_in_the_same_folder_starts_clean(tmp_path):
+    """Users rerun: the second run must not read the first run's logs, config or output."""
+    nodes = make_nodes(tmp_path)
+    first = deployment.run({"rounds": 1}, nodes, tmp_path / "run", timeout=200, progress=lambda _: None, **ECHO)
+    second = deployment.run({"rounds": 2}, nodes, tmp_path / "run", timeout=200, progress=lambda _: None,
+                            **ECHO)
+    assert first["results"] == expected(1) and second["results"] == expected(2)
+    log = (tmp_path / "run" / "logs" / "superlink.log").read_text()
+    assert log.count("Activated node_id") == 3  # this run's three nodes only
+    assert flower_processes_under(tmp_path) == []
+
+
+def test_clear_run_state_keeps_hospital_work_folders(tmp_path):
+    run = tmp_path / "run"
+    for rel in ("logs/superlink.log", "flwr_home/config.toml", "output.json", "status.json",
+                "nodes/H01/flwr_home/x", "nodes/H01/node_config.toml", "nodes/H01/work/cache/k.pkl"):
+        (run / rel).parent.mkdir(parents=True, exist_ok=True)
+        (run / rel).write_text("old")
+    deployment.clear_run_state(run)
+    left = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+    assert left == ["nodes/H01/work/cache/k.pkl"]
 
 
 @pytest.mark.slow

@@ -15,13 +15,9 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from fedcost import formula as formula_grammar
 from fedcost.dictionary import Dictionary
 from fedcost.errors import UsageError
-
-# Stateful transforms learn from the data they see: each hospital would learn
-# different centres and scales, so the columns would not mean the same thing.
-_STATEFUL = ("center(", "standardize(", "scale(", "bs(", "cr(", "cc(", "te(")
-
 
 @dataclass
 class Design:
@@ -40,69 +36,31 @@ class Design:
         return self.X.shape[0]
 
 
-def factor_codes(formula: str) -> list[str]:
-    """The code of every factor of a formula (both sides), e.g. 'np.log(cost_total)', 'C(sex)'."""
-    try:
-        desc = patsy.ModelDesc.from_formula(formula)
-    except patsy.PatsyError as exc:
-        raise UsageError(f"cannot parse formula {formula!r}: {exc}") from None
-    return [factor.code for side in (desc.lhs_termlist, desc.rhs_termlist) for term in side
-            for factor in term.factors]
-
-
-def formula_variables(formula: str, frame_columns) -> list[str]:
-    """Columns of the frame that a formula mentions (used to check and to subset)."""
-    codes = factor_codes(formula)
-    return sorted({c for c in frame_columns for code in codes if _mentions(code, c)})
-
-
-_FORMULA_NAMES = {"np", "numpy", "C", "I", "Q", "Treatment", "Sum", "Poly", "Diff", "Helmert", "log", "exp",
-                  "sqrt", "abs", "center", "standardize", "scale", "bs", "cr", "cc", "te", "True", "False", "None",
-                  "levels", "reference"}
-
-
-def check_formula_fields(formula: str, dictionary: Dictionary) -> None:
-    """Fail before any round if a formula names a column the dictionary does not define.
+def check_formula_fields(formula: str, dictionary: Dictionary) -> formula_grammar.Formula:
+    """Fail before any round if a formula leaves the grammar or names a column the dictionary lacks.
 
     Hospitals keep only dictionary fields, so such a column could never be
-    found; saying so up front beats a NameError from every hospital.
+    found; saying so up front beats the same refusal from every hospital.
     """
-    import ast
-    import builtins
-
-    unknown = set()
-    for code in factor_codes(formula):
-        try:
-            tree = ast.parse(code, mode="eval")
-        except SyntaxError:
-            continue
-        unknown.update(node.id for node in ast.walk(tree)
-                       if isinstance(node, ast.Name) and node.id not in dictionary.fields
-                       and node.id not in _FORMULA_NAMES and not hasattr(builtins, node.id))
-    if unknown:
-        raise UsageError(f"formula {formula!r} uses {', '.join(sorted(unknown))}, not a field of data dictionary "
-                         f"{dictionary.name} {dictionary.version}; its fields are: {', '.join(dictionary.fields)}")
-
-
-def _mentions(code: str, column: str) -> bool:
-    import re
-
-    return re.search(rf"(?<![\w.]){re.escape(column)}(?!\w)", code) is not None
+    return formula_grammar.parse(formula, dictionary.fields)
 
 
 def prepare_frame(frame: pd.DataFrame, formula: str, dictionary: Dictionary | None,
                   extra: tuple[str, ...] = ()) -> pd.DataFrame:
     """Columns the formula uses, categoricals with the dictionary's full level list."""
-    if any(s in formula.replace(" ", "") for s in _STATEFUL):
-        raise UsageError(f"formula {formula!r} uses a stateful transform (center, standardize, splines): "
-                         "each hospital would transform its data differently; transform with fixed constants instead")
-    used = formula_variables(formula, frame.columns) + [c for c in extra if c]
+    # A hospital's frame holds only dictionary fields; a researcher's pooled frame may add columns of its own.
+    known = set(frame.columns) | set(dictionary.fields if dictionary is not None else ())
+    checked = formula_grammar.parse(formula, known)
+    missing = [c for c in checked.fields if c not in frame.columns]
+    if missing:
+        raise UsageError(f"formula {formula!r}: column(s) {', '.join(missing)} not found in the data")
+    used = list(checked.fields) + [c for c in extra if c]
     missing = [c for c in extra if c and c not in frame.columns]
     if missing:
         raise UsageError(f"column(s) {', '.join(missing)} not found in the data")
     out = frame[list(dict.fromkeys(used))].copy()
     for col in out.columns:
-        if _wrapped_in_c(formula, col) and not _is_dictionary_category(dictionary, col):
+        if col in checked.categorical and not _is_dictionary_category(dictionary, col):
             out[col] = _integer_levels(out[col], col, dictionary)
         elif dictionary is not None and col in dictionary.fields and dictionary.fields[col].type == "category":
             levels = dictionary.levels(col)
@@ -119,12 +77,6 @@ def prepare_frame(frame: pd.DataFrame, formula: str, dictionary: Dictionary | No
         elif pd.api.types.is_extension_array_dtype(out[col].dtype):
             out[col] = out[col].astype("float64")  # nullable Int64 -> float with NaN for patsy
     return out
-
-
-def _wrapped_in_c(formula: str, column: str) -> bool:
-    import re
-
-    return re.search(rf"\bC\(\s*{re.escape(column)}\s*[,)]", formula) is not None
 
 
 def _is_dictionary_category(dictionary, column: str) -> bool:
@@ -164,7 +116,9 @@ def build_design(frame: pd.DataFrame, formula: str, dictionary: Dictionary | Non
             keep &= data[col].notna()
     data = data[keep]
     try:
-        y, X = patsy.dmatrices(formula, data, NA_action="drop", return_type="dataframe")
+        # Checked against the grammar in prepare_frame; evaluated with only the allowed names.
+        y, X = patsy.dmatrices(formula, data, NA_action="drop", return_type="dataframe",
+                               eval_env=formula_grammar.EVAL_ENV)
     except patsy.PatsyError as exc:
         raise UsageError(f"formula {formula!r}: {exc}") from None
     if y.shape[1] != 1:

@@ -22,8 +22,7 @@ Pearson dispersion for gaussian and gamma.
 from __future__ import annotations
 
 import numpy as np
-import patsy
-
+from fedcost import formula as formula_grammar
 from fedcost import statistics as st
 from fedcost.design import Design, build_design
 from fedcost.errors import DataError, DisclosureError, UsageError
@@ -61,10 +60,7 @@ class GLMAnalysis(Analysis):
         self.family, self.link = get_family(family, link)
         if start not in ("local", "naive"):
             raise UsageError("start must be 'local' or 'naive'")
-        try:  # fail before any round is spent on a formula that cannot parse
-            patsy.ModelDesc.from_formula(formula)
-        except patsy.PatsyError as exc:
-            raise UsageError(f"cannot parse formula {formula!r}: {exc}") from None
+        formula_grammar.parse(formula)  # fail before any round; each hospital checks again with its fields
         super().__init__(formula=formula, family=family, link=self.link.name, weights=weights, offset=offset,
                          start=start, robust=robust, max_iter=max_iter, tol=tol)
         self.columns_: list[str] | None = None

@@ -5,10 +5,11 @@
 the fedcost Flower app (``federated/``) with ``flwr run --stream``, relays the
 coordinator's progress lines, and tears every process down in a ``finally``.
 
-Everything of a run lives under ``workdir``::
+Everything of a run lives under ``workdir``; a reused folder is cleared of the
+previous run's state first (``clear_run_state``)::
 
     job.json            the job as the coordinator reads it (+ output, progress_file)
-    run_config.toml     the Flower run config (job file, entry points, timeouts)
+    run_config.toml     the Flower run config (job file, protocol name, timeouts)
     output.json         written by the coordinator
     progress.jsonl      progress lines appended by the coordinator
     status.json         written by the ServerApp: ok, or error + traceback
@@ -31,12 +32,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from fedcost.entrypoints import DEFAULT_PROTOCOL, PROTOCOLS
 from fedcost.errors import FederationError, UsageError
 
-DEFAULT_COORDINATOR = "fedcost.federation.coordinator:serve"
-# The relay hands each request to a long-lived hospital worker (imports, keys and
-# data stay in memory), since Flower starts a new ClientApp process per message.
-DEFAULT_HOSPITAL = "fedcost.federation.relay:handle"
 FEDERATION = "fedcost"
 NODE_KEYS = ("data-path", "key-path", "work-dir", "hospital")
 
@@ -189,7 +187,7 @@ class ProcessGroup:
               ) -> subprocess.Popen:
         log = self.log_dir / f"{name}.log"
         self.logs[name] = log
-        with open(log, "ab") as fh:
+        with open(log, "wb") as fh:  # one run, one log: a reused folder starts empty
             proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         self.procs[name] = proc
@@ -333,30 +331,60 @@ def normalize_nodes(nodes: list[dict], workdir: Path) -> list[dict]:
     return out
 
 
-def prepare(job: dict, nodes: list[dict], workdir: Path) -> tuple[dict, list[dict], Path]:
-    """Create the run folder; returns (job with output/progress_file, normalized nodes, workdir)."""
+# What one run leaves in its folder that the next run must not read: Flower's
+# config and state, logs (the startup wait counts "Activated node_id" lines, so a
+# previous run's lines would let it start `flwr run` before the SuperLink is up),
+# Ray's session, and the coordinator's output. Hospitals' work folders stay:
+# their caches are keyed by the data file's identity.
+RUN_STATE = ("logs", "flwr_home", "ray", "output.json", "progress.jsonl", "status.json", "job.json",
+             "run_config.toml", "nodes.json")
+
+
+def clear_run_state(workdir: Path) -> None:
+    """Remove what an earlier run left in ``workdir``, so every run starts clean in a reused folder."""
+    import shutil
+
+    targets = [workdir / name for name in RUN_STATE]
+    nodes_dir = workdir / "nodes"
+    if nodes_dir.is_dir():
+        for ndir in nodes_dir.iterdir():
+            targets += [ndir / "flwr_home", ndir / "node_config.toml"]
+    for target in targets:
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
+
+
+def prepare(job: dict, nodes: list[dict], workdir: Path, protocol: str = DEFAULT_PROTOCOL
+            ) -> tuple[dict, list[dict], Path]:
+    """Create the run folder; returns (job with output/progress_file, normalized nodes, workdir).
+
+    The engine starts the hospitals too, so it writes their node config: each
+    hospital answers with its own handler of ``protocol``.
+    """
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"unknown protocol {protocol!r}; known: {', '.join(sorted(PROTOCOLS))}")
     workdir = Path(workdir).resolve()
+    clear_run_state(workdir)
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
-    nodes = normalize_nodes(nodes, workdir)
+    nodes = [{**node, "protocol": protocol} for node in normalize_nodes(nodes, workdir)]
     for node in nodes:
         Path(node["work-dir"]).mkdir(parents=True, exist_ok=True)
     job = dict(job)
     job["output"] = str(workdir / "output.json")
     job["progress_file"] = str(workdir / "progress.jsonl")
-    for name in ("output.json", "progress.jsonl", "status.json"):
-        (workdir / name).unlink(missing_ok=True)
     (workdir / "job.json").write_text(json.dumps(job, indent=1), encoding="utf-8")
     return job, nodes, workdir
 
 
-def write_run_config(workdir: Path, *, coordinator: str, hospital: str, expected_nodes: int,
+def write_run_config(workdir: Path, *, protocol: str, expected_nodes: int,
                      timeout: float, node_timeout: float, poll_interval: float,
                      nodes_file: str = "") -> Path:
     path = workdir / "run_config.toml"
     path.write_text(toml_dumps({
         "job-file": str(workdir / "job.json"),
-        "coordinator": coordinator,
-        "hospital": hospital,
+        "protocol": protocol,
         "expected-nodes": int(expected_nodes),
         "node-timeout": float(node_timeout),
         "exchange-timeout": float(timeout),
@@ -447,8 +475,7 @@ def read_output(job: dict) -> dict:
 
 # --------------------------------------------------------------------------- engine
 def run(job: dict, nodes: list[dict], workdir: Path, *,
-        coordinator: str = DEFAULT_COORDINATOR,
-        hospital: str = DEFAULT_HOSPITAL,
+        protocol: str = DEFAULT_PROTOCOL,
         timeout: float = 900,
         progress: Callable[[dict], None] | None = None,
         node_timeout: float = 120.0,
@@ -470,7 +497,7 @@ def run(job: dict, nodes: list[dict], workdir: Path, *,
     failure; every process started here is stopped before returning or raising.
     """
     t0 = time.monotonic()
-    job, nodes, workdir = prepare(job, nodes, workdir)
+    job, nodes, workdir = prepare(job, nodes, workdir, protocol)
     logs = workdir / "logs"
     app_dir = federated_app_dir()
     home = workdir / "flwr_home"
@@ -480,7 +507,7 @@ def run(job: dict, nodes: list[dict], workdir: Path, *,
     (home / "config.toml").write_text(
         f'[superlink]\ndefault = "{FEDERATION}"\n\n'
         f'[superlink.{FEDERATION}]\naddress = "{link}"\ninsecure = true\n', encoding="utf-8")
-    run_config = write_run_config(workdir, coordinator=coordinator, hospital=hospital,
+    run_config = write_run_config(workdir, protocol=protocol,
                                   expected_nodes=len(nodes), timeout=timeout,
                                   node_timeout=node_timeout, poll_interval=poll_interval)
     deadline = t0 + timeout

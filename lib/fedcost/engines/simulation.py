@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Callable
 
 from fedcost.engines.deployment import (
-    DEFAULT_COORDINATOR, DEFAULT_HOSPITAL, ProcessGroup, ProgressTail, _running,
+    ProcessGroup, ProgressTail, _running,
     federated_app_dir, flower_env, flower_exe, free_ports, prepare, read_output, tail, watch_run,
     write_run_config,
 )
+from fedcost.entrypoints import DEFAULT_PROTOCOL
 from fedcost.errors import FederationError
 
 FEDERATION = "local-sim"
@@ -89,8 +90,7 @@ RAY_START_FAILED = "timed out during startup"
 
 
 def run(job: dict, nodes: list[dict], workdir: Path, *,
-        coordinator: str = DEFAULT_COORDINATOR,
-        hospital: str = DEFAULT_HOSPITAL,
+        protocol: str = DEFAULT_PROTOCOL,
         timeout: float = 900,
         progress: Callable[[dict], None] | None = None,
         node_timeout: float = 120.0,
@@ -99,7 +99,7 @@ def run(job: dict, nodes: list[dict], workdir: Path, *,
         ray_retries: int = 1) -> dict:
     """Run ``job`` with one simulated SuperNode per entry of ``nodes`` (same contract as deployment).
 
-    ``nodes``, ``job``, ``coordinator``, ``hospital``, ``progress`` and the
+    ``nodes``, ``job``, ``protocol``, ``progress`` and the
     returned dict are as in ``fedcost.engines.deployment.run``. On a busy
     machine Ray's node can fail to start (its raylet gives its agents 15 s):
     the run is then retried ``ray_retries`` times.
@@ -109,30 +109,27 @@ def run(job: dict, nodes: list[dict], workdir: Path, *,
     its start), ``run_seconds`` and ``teardown_seconds``.
     ``client_cpus`` is the CPU share Ray gives each ClientApp (more = fewer at once).
     """
-    log = Path(workdir).resolve() / "logs" / "flwr-run.log"
+    log = Path(workdir).resolve() / "logs" / "flwr-run.log"  # each attempt starts it anew
     for attempt in range(int(ray_retries) + 1):
-        offset = log.stat().st_size if log.exists() else 0
         try:
-            return _attempt(job, nodes, workdir, coordinator=coordinator, hospital=hospital,
+            return _attempt(job, nodes, workdir, protocol=protocol,
                             timeout=timeout, progress=progress, node_timeout=node_timeout,
                             poll_interval=poll_interval, client_cpus=client_cpus)
         except FederationError as err:
             if hasattr(err, "traceback") or attempt >= ray_retries:
                 raise
-            with open(log, "rb") as fh:
-                fh.seek(offset)
-                if RAY_START_FAILED.encode() not in fh.read():
-                    raise
+            if RAY_START_FAILED not in tail(log, 10_000):
+                raise
             print("[fedcost] Ray did not start in time (busy machine?); retrying the simulation",
                   file=sys.stderr, flush=True)
     raise AssertionError("unreachable")
 
 
-def _attempt(job: dict, nodes: list[dict], workdir: Path, *, coordinator: str, hospital: str,
+def _attempt(job: dict, nodes: list[dict], workdir: Path, *, protocol: str,
              timeout: float, progress, node_timeout: float, poll_interval: float,
              client_cpus: int) -> dict:
     t0, wall0 = time.monotonic(), time.time()
-    job, nodes, workdir = prepare(job, nodes, workdir)
+    job, nodes, workdir = prepare(job, nodes, workdir, protocol)
     logs = workdir / "logs"
     home = workdir / "flwr_home"
     home.mkdir(exist_ok=True)
@@ -142,7 +139,7 @@ def _attempt(job: dict, nodes: list[dict], workdir: Path, *, coordinator: str, h
         f'[superlink.{FEDERATION}]\naddress = ":local:"\n', encoding="utf-8")
     nodes_file = workdir / "nodes.json"
     nodes_file.write_text(json.dumps(nodes, indent=1), encoding="utf-8")
-    run_config = write_run_config(workdir, coordinator=coordinator, hospital=hospital,
+    run_config = write_run_config(workdir, protocol=protocol,
                                   expected_nodes=len(nodes), timeout=timeout,
                                   node_timeout=node_timeout, poll_interval=poll_interval,
                                   nodes_file=str(nodes_file))
