@@ -40,6 +40,14 @@ def test_fit_errors_are_messages_not_tracebacks(hospital_paths, tmp_path, args, 
     assert not (tmp_path / "r.json").exists()
 
 
+def test_fit_refuses_the_reported_injection_and_runs_nothing(hospital_paths, tmp_path):
+    formula = 'cost_total ~ age + I(__import__("os").system("touch pwned") * 0 + los)'
+    p = run("fit", "--data", *hospital_paths, "--formula", formula, "--family", "gamma", "--engine", "local",
+            "--out", tmp_path / "r.json", cwd=tmp_path)
+    assert p.returncode == 2 and "is not allowed" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "r.json").exists()
+
+
 def test_fit_missing_file_is_usage_error(tmp_path):
     p = run("fit", "--data", tmp_path / "nope.csv", "--formula", "cost_total ~ age", "--family", "gamma",
             "--engine", "local", "--out", tmp_path / "r.json")

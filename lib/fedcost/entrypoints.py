@@ -66,3 +66,48 @@ def coordinator_serve(protocol: str = DEFAULT_PROTOCOL) -> Callable:
 def hospital_handle(protocol: str = DEFAULT_PROTOCOL) -> Callable:
     """The hospital's ``handle(request, node) -> bytes`` of ``protocol`` (named by the node's own config)."""
     return _entry(protocol, 1)
+
+
+def hospital_node(node_config: dict, run_config: dict) -> dict:
+    """The hospital's local settings: its node config (deployment) or nodes-file[partition-id] (simulation).
+
+    In simulation one process plays every party and the node settings come from
+    a file the engine wrote; in deployment the SuperNode's ``--node-config``
+    is the hospital's own.
+    """
+    node = dict(node_config)
+    nodes_file = str(run_config.get("nodes-file", ""))
+    if "data-path" not in node and nodes_file and "partition-id" in node:
+        import json
+
+        with open(nodes_file, encoding="utf-8") as fh:
+            node = {**node, **json.load(fh)[int(node["partition-id"])]}
+    work_dir = node.get("work-dir")
+    if work_dir:
+        import os
+
+        os.makedirs(str(work_dir), exist_ok=True)
+    return node
+
+
+def hospital_reply(payload: bytes, node_config: dict, run_config: dict) -> dict:
+    """What the ClientApp sends back: ``payload`` bytes, or an ``error`` text, with the hospital's label.
+
+    The handler is the hospital's own protocol's (its node config), never code
+    the run configuration names. If it raises, the reply carries the error text
+    and the label, so the coordinator's transport names the hospital.
+    """
+    label = ""
+    try:
+        node = hospital_node(node_config, run_config)
+        label = str(node.get("hospital", ""))
+        out = hospital_handle(str(node.get("protocol", DEFAULT_PROTOCOL)))(payload, node)
+        if not isinstance(out, (bytes, bytearray)):
+            raise TypeError(f"the hospital handler returned {type(out).__name__}, not bytes")
+        return {"payload": bytes(out), "hospital": label}
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a reply naming the hospital
+        import traceback
+
+        tb = traceback.format_exc(limit=-4)
+        print(tb, flush=True)  # lands in the SuperNode's log
+        return {"error": f"{type(exc).__name__}: {exc}", "hospital": label, "traceback": tb}
