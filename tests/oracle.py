@@ -34,3 +34,19 @@ def max_rel(ours: dict | pd.Series, ref: pd.Series) -> float:
     assert sorted(ours.index) == sorted(ref.index), (sorted(ours.index), sorted(ref.index))
     ref = ref[ours.index]
     return float(np.max(np.abs(ours - ref) / np.maximum(np.abs(ref), 1e-300)))
+
+
+# The precision contract (README, "Precision and rounds"): each coefficient within
+# 1e-6 max(|beta|, SE(beta)) of pooled statsmodels, each standard error within 1e-6 SE.
+# Measured against a coefficient's own size alone it is ill posed near zero.
+CONTRACT = 1e-6
+
+
+def contract_error(coef: dict, se: dict, ref) -> float:
+    """The largest error of a fit against a statsmodels result `ref`, in units of the contract's scale."""
+    b, s = pd.Series(coef, dtype=float), pd.Series(se, dtype=float)
+    assert sorted(b.index) == sorted(ref.params.index), (sorted(b.index), sorted(ref.params.index))
+    rb, rs = ref.params[b.index], ref.bse[b.index]
+    coef_err = np.abs(b - rb) / np.maximum(np.abs(rb), rs)
+    se_err = np.abs(s[b.index] - rs) / rs
+    return float(max(coef_err.max(), se_err.max()))

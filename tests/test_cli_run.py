@@ -71,7 +71,7 @@ def test_files_and_manifest(out_dir):
 def test_results_json_metadata(out_dir):
     res = read_results(out_dir)
     run = res["run"]
-    assert run["dictionary_version"] == "1.0.0"
+    assert run["dictionary_version"] == "1.1.0"
     assert run["privacy"]["server_public_context_only"] is True
     assert run["privacy"]["plaintext_statistics_sent_to_server"] is False
     assert run["policy"]["version"] == "2024.1" and run["policy"]["disclosure"]["min_hospitals"] == 3

@@ -104,3 +104,27 @@ def test_rounds_and_method_stated(study):
     assert study.output["analyses"]["by_period"]["rounds"] == 3  # scan, moments, refine
     assert study.output["analyses"]["overall"]["rounds"] == 2
     assert "quantile" in study.result("overall")["method"]
+
+
+def test_a_level_no_hospital_has_releases_no_value(hospital_paths, dictionary, tmp_path):
+    """Over real CKKS an empty cell decrypts to noise (~1e-9); nothing computed from it may be released."""
+    paths = []
+    for p in hospital_paths:
+        df = pd.read_csv(p)
+        df["hospital_level"] = df["hospital_level"].replace("primary", "secondary")
+        df.to_csv(tmp_path / p.name, index=False)
+        paths.append(tmp_path / p.name)
+    study = run_study({"by_level": DescriptiveAnalysis(by="hospital_level")}, paths, engine="local",
+                      dictionary=dictionary)
+    t = pd.DataFrame(study.result("by_level")["table"]).set_index("hospital_level")
+    assert "primary" in dictionary.levels("hospital_level")
+    row = t.loc["primary"]
+    assert row["n"] == 0 and row["hospitals"] == 0
+    assert bool(row["suppressed"]) and row["suppression"] == "empty"
+    values = row.drop(["n", "hospitals", "suppressed", "suppression"])
+    assert values.isna().all(), values[values.notna()]
+    # the total is still released with its value (the levels with records have < 3 hospitals: primary suppression)
+    total = sum(pd.read_csv(p)["cost_total"].sum() for p in paths)
+    assert not t.loc["All", "suppressed"] and abs(t.loc["All", "cost_sum"] - total) < 1e-6 * total
+    assert set(t.loc[["secondary", "tertiary"], "suppression"]) == {"primary"}
+    assert study.result("by_level")["suppression_summary"]["empty"] == 1

@@ -14,7 +14,7 @@ def test_default_dictionary_loads():
     assert {"record_id", "cost_total", "drg_code", "discharge_date"} <= set(d.fields)
     assert d.levels("sex") == sorted(d.levels("sex"))
     assert len(d.levels("drg_code")) == len(d.code_table("drg_code")) and "weight" in d.code_table("drg_code")
-    assert {r["kind"] for r in d.rules} == {"unique", "sum", "date_order", "date_diff", "implies"}
+    assert {r["kind"] for r in d.rules} == {"unique", "one_value", "sum", "date_order", "date_diff", "implies"}
     for f in d.fields.values():
         assert f.description.get("en") and f.description.get("zh"), f.name
 
@@ -30,7 +30,7 @@ def test_schema_is_built_from_the_dictionary():
     d = Dictionary.load()
     schema = build_schema(d)
     assert set(schema.columns) == set(d.fields)
-    assert {c.name for c in schema.checks} == {r["name"] for r in d.rules if r["kind"] != "unique"}
+    assert {c.name for c in schema.checks} == {r["name"] for r in d.rules if r["kind"] not in ("unique", "one_value")}
     assert not schema.columns["record_id"].nullable and schema.columns["qaly"].nullable
 
 

@@ -13,7 +13,7 @@ from fedcost.errors import FederationError
 from fedcost.federation import coordinator, hospital, wire
 from fedcost.federation.api import run_study
 from fedcost.irls import GLMAnalysis
-from oracle import MODELS, max_rel, statsmodels_fit
+from oracle import CONTRACT, MODELS, contract_error, statsmodels_fit
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +26,31 @@ def study(hospital_paths):
 def test_federated_equals_pooled_statsmodels(study, pooled, family):
     res = study.result_json(family)
     ref = statsmodels_fit(MODELS[family], family, pooled)
-    assert max_rel(res["coef"], ref.params) < 1e-6
-    assert max_rel(res["se"], ref.bse) < 1e-6
+    assert contract_error(res["coef"], res["se"], ref) < CONTRACT
     assert res["n"] == len(pooled) and res["hospitals"] == 3
 
 
-def test_rounds_gaussian_one_and_plan_costs_max(study):
+@pytest.mark.slow
+def test_the_precision_contract_holds_over_50_fresh_key_draws(hospital_paths, pooled):
+    """Every family, 50 key ceremonies: the worst error stays ten times inside the contract.
+
+    Before the fix the gaussian one-round fit reached 8.9e-7 relative (one run in
+    twelve failed 1e-6); measured since: worst ~5e-9 of the contract's scale.
+    """
+    refs = {fam: statsmodels_fit(f, fam, pooled) for fam, f in MODELS.items()}
+    worst = {fam: 0.0 for fam in MODELS}
+    for _ in range(50):
+        study = run_study({fam: GLMAnalysis(f, fam) for fam, f in MODELS.items()}, hospital_paths, engine="local")
+        for fam, ref in refs.items():
+            res = study.result_json(fam)
+            worst[fam] = max(worst[fam], contract_error(res["coef"], res["se"], ref))
+    assert max(worst.values()) < CONTRACT / 10, worst
+
+
+def test_rounds_gaussian_at_most_two_and_plan_costs_max(study):
+    """Gaussian: one round, plus one refinement round unless CKKS' estimated error is 10x inside the contract."""
     rounds = {name: study.output["analyses"][name]["rounds"] for name in MODELS}
-    assert rounds["gaussian"] == 1
+    assert rounds["gaussian"] in (1, 2)
     assert study.output["rounds"] == max(rounds.values())
     assert study.output["messages"] == max(rounds.values()) + 1  # + the release message
 

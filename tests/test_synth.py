@@ -180,10 +180,12 @@ def _check_fields(df: pd.DataFrame) -> None:
 def _check_rules(df: pd.DataFrame) -> None:
     """Each rule of the default dictionary, written out by hand."""
     kinds = {r["name"] for r in DICT.rules}
-    assert kinds == {"record_id_unique", "components_sum_to_total", "discharge_after_admission",
-                     "los_matches_dates", "qaly_needs_strategy"}
+    assert kinds == {"record_id_unique", "one_hospital_per_file", "components_sum_to_total",
+                     "discharge_after_admission", "los_matches_dates", "qaly_needs_strategy"}
     # record_id unique
     assert df["record_id"].is_unique
+    # one hospital per file
+    assert df["hospital_id"].nunique() == 1
     # components sum to total within 1 yuan - in fact exactly, to the cent
     parts = ["cost_drugs", "cost_consumables", "cost_exams", "cost_procedures", "cost_nursing_bed",
              "cost_labour", "cost_other"]

@@ -100,6 +100,8 @@ BAD_FILES = {
                  "6", "admission_date", "not a date"),
     "duplicate_id": (lambda d: write(d / "a.csv", csv_text(mutate(7, record_id="R0001"))), "7", "record_id",
                      "first seen in row 3"),
+    "foreign_hospital_id": (lambda d: write(d / "a.csv", csv_text(mutate(5, hospital_id="ZZZ-999"))), "5",
+                            "hospital_id", "'ZZZ-999' but this file's first record (row 2) has 'H01'"),
     "required_missing": (lambda d: write(d / "a.csv", csv_text(mutate(3, sex=""))), "3", "sex", "required value is missing"),
     "sum_mismatch": (lambda d: write(d / "a.csv", csv_text(mutate(4, cost_total="99.00"))), "4", "cost_total",
                      "components_sum_to_total"),
@@ -220,6 +222,27 @@ def test_duplicates_across_chunks_and_row_numbers(tmp_path):
     got = {(p.row, p.column) for p in report.problems}
     assert got == {(27, "record_id"), (19, "age")}
     assert "first seen in row 4" in [p.message for p in report.problems if p.row == 27][0]
+
+
+def test_another_hospital_across_chunks_is_named_by_row(tmp_path):
+    recs = base_records(30)
+    recs[20]["hospital_id"] = "ZZZ-999"  # row 22, in the fourth chunk of 7
+    report = validate_file(write(tmp_path / "h.csv", csv_text(recs)), D, chunksize=7)
+    assert [(p.row, p.column) for p in report.problems] == [(22, "hospital_id")]
+    assert "[rule one_hospital_per_file]" in report.problems[0].message
+    assert not report.ok
+
+
+def test_a_users_dictionary_can_state_one_value(tmp_path):
+    from fedcost.dictionary import Dictionary
+
+    d = Dictionary.from_spec({"name": "site", "version": "1", "fields": [
+        {"name": "site", "type": "string", "required": True}, {"name": "x", "type": "number", "required": True}],
+        "rules": [{"name": "one_site", "kind": "one_value", "columns": ["site"]}]}, {})
+    path = write(tmp_path / "s.csv", "site,x\nA,1\nA,2\nB,3\n")
+    report = validate_file(path, d)
+    assert [(p.row, p.column) for p in report.problems] == [(4, "site")]
+    assert validate_file(write(tmp_path / "ok.csv", "site,x\nA,1\nA,2\n"), d).ok
 
 
 def test_ragged_rows_keep_later_row_numbers_right(tmp_path):

@@ -20,7 +20,9 @@ from fedcost.errors import DataError
 from fedcost.paths import default_dictionary_dir
 
 FIELD_TYPES = ("string", "integer", "number", "date", "category", "boolean")
-RULE_KINDS = ("unique", "sum", "date_order", "date_diff", "implies")
+RULE_KINDS = ("unique", "one_value", "sum", "date_order", "date_diff", "implies")
+# Rules that span a whole file: checked across chunks by the validator, not per chunk by pandera.
+FILE_RULE_KINDS = ("unique", "one_value")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ Inference, per column (cells trimmed, empty = missing):
 - required: the column has no missing values.
 - a unique rule for a string/integer column whose name ends in "id" and
   whose values are all distinct.
+- a one_value rule for a column that names the site (hospital_id, site_id,
+  ...) and holds one value: a file is one hospital.
 """
 from __future__ import annotations
 
@@ -115,11 +117,18 @@ def draft_dictionary(df: pd.DataFrame, name: str, source: str = "") -> Dictionar
                 and present.astype(str).is_unique:
             rules.append({"name": f"{col}_unique", "kind": "unique", "columns": [str(col)],
                           "description": {"en": f"{col} is unique", "zh": f"{col} 唯一"}})
+        if str(col).lower() in ONE_VALUE_NAMES and len(present) and present.astype(str).nunique() == 1:
+            rules.append({"name": f"one_{col}_per_file", "kind": "one_value", "columns": [str(col)],
+                          "description": {"en": f"A file holds one {col}", "zh": f"每个文件只含一个 {col}"}})
         fields.append(spec)
     spec = {"name": name, "version": "0.1.0",
             "title": {"en": f"Draft dictionary for {source or name}", "zh": f"{source or name} 的数据字典草稿"},
             "fields": fields, "rules": rules}
     return Dictionary.from_spec(spec, code_lists)
+
+
+# Columns that name the site a file comes from: one value per file (a row naming another site is an error).
+ONE_VALUE_NAMES = ("hospital_id", "hospital", "site_id", "site", "centre_id", "center_id")
 
 
 HEADER = """\

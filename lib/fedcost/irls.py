@@ -39,7 +39,11 @@ NOISE_FLOOR = 1e-6
 # a ciphertext; a gaussian solution whose estimated relative error from that
 # exceeds this bound gets one refinement round on scaled columns.
 CKKS_RELATIVE_ERROR = 2e-16
-LINEAR_ERROR_MAX = 5e-6  # the estimate runs 8-50x above the error seen; the contract is 1e-6
+# The contract is 1e-6 (|d beta| <= 1e-6 max(|beta|, SE)). Measured on the
+# synthetic data over fresh keys, the estimate (~1.2e-7) runs only 2.5-3x above
+# the error seen (~2e-8..5e-8), so it is no bound to lean on: refine unless the
+# estimate is ten times inside the contract. A refined fit lands at ~1e-10.
+LINEAR_ERROR_MAX = 1e-7
 
 
 @register
@@ -170,7 +174,7 @@ class GLMAnalysis(Analysis):
         dev = float(s["ztwz"] - 2 * beta @ s["xtwz"] + beta @ s["xtwx"] @ beta)
         null = float(s["ztwz"] - s["swz"] ** 2 / s["sw"]) if s["sw"] > 0 else float("nan")
         state.update(beta=beta.tolist(), iteration=1, linear_null=null)
-        if _linear_error(s, beta, dev, kept) > LINEAR_ERROR_MAX:
+        if _linear_error(s, beta, dev, kept, int(kept.sum())) > LINEAR_ERROR_MAX:
             # Badly scaled columns: one refinement round on unit-scaled columns
             # at the residuals of this solution (iterative refinement).
             state.update(phase="point")
@@ -316,14 +320,20 @@ def _moment_summary(s: dict, analysis: GLMAnalysis) -> dict:
     return {"n": s["n"], "hospitals": s["hospitals"], "ybar": ybar, "null_mu": null}
 
 
-def _linear_error(s: dict, beta: np.ndarray, dev: float, kept: np.ndarray) -> float:
-    """First-order bound on the relative error CKKS noise puts on a one-round gaussian fit."""
+def _linear_error(s: dict, beta: np.ndarray, dev: float, kept: np.ndarray, n_kept: int) -> float:
+    """First-order bound on the error CKKS noise puts on a one-round gaussian fit, in contract units.
+
+    The contract (README, "Precision"): |d beta| <= 1e-6 max(|beta|, SE(beta)) and
+    |d SE| <= 1e-6 SE, so a coefficient near zero is measured against its SE.
+    """
     eps = CKKS_RELATIVE_ERROR * max(float(np.max(np.abs(v))) for v in s.values() if np.size(v))
     a_inv = np.abs(np.linalg.inv(s["xtwx"][np.ix_(kept, kept)]))
     b = beta[kept]
     t = 1.0 + np.abs(b).sum()
     rows = np.sqrt((a_inv ** 2).sum(axis=1))  # errors of random sign add like a 2-norm
-    coef = eps * t * rows / np.maximum(np.abs(b), 1e-300)
+    df_resid = max(float(s["n"]) - n_kept, 1.0)
+    se = np.sqrt(max(dev, 0.0) / df_resid * np.diag(a_inv))
+    coef = eps * t * rows / np.maximum(np.maximum(np.abs(b), se), 1e-300)
     var = eps * rows ** 2 / np.diag(a_inv)
     return float(max(coef.max(), var.max(), eps * t * t / max(dev, 1e-300)))
 

@@ -14,7 +14,9 @@ the premises. So:
    date_order, date_diff, implies) as dataframe-level checks; it runs with
    `lazy=True` so every failure is collected and mapped to PATH:ROW:COLUMN.
 4. `unique` rules span chunks: a 64-bit hash and first row of every key is
-   kept (16 bytes a record, never whole rows).
+   kept (16 bytes a record, never whole rows). `one_value` rules too: every
+   record must carry the value of the file's first record (a file is one
+   hospital, so a row naming another hospital is an error of that row).
 
 Problems are kept up to `max_errors` and counted beyond it; the quality
 summary (`fedcost.quality`) is gathered in the same pass.
@@ -31,7 +33,7 @@ import pandera.pandas as pa
 import pyarrow as pyarrow
 import pyarrow.compute as pc
 
-from fedcost.dictionary import Dictionary
+from fedcost.dictionary import FILE_RULE_KINDS, Dictionary
 from fedcost.errors import DataError
 from fedcost.io import DEFAULT_CHUNKSIZE, TableReader, parse_values
 from fedcost.quality import QualitySummary
@@ -82,7 +84,7 @@ class ValidationReport:
 def rule_column(rule: dict) -> str:
     """The column a rule's failure is reported under (the value most likely wrong)."""
     kind = rule["kind"]
-    return {"unique": lambda: rule["columns"][0], "sum": lambda: rule["total"],
+    return {"unique": lambda: rule["columns"][0], "one_value": lambda: rule["columns"][0], "sum": lambda: rule["total"],
             "date_order": lambda: rule["end"], "date_diff": lambda: rule["equals"],
             "implies": lambda: rule["then_present"]}[kind]()
 
@@ -142,13 +144,13 @@ def _column_checks(dictionary: Dictionary, name: str) -> list[pa.Check]:
 def build_schema(dictionary: Dictionary, columns: tuple[str, ...] | None = None) -> pa.DataFrameSchema:
     """The pandera schema of a dictionary, restricted to the fields present in a file
     (`columns`; default all). Rules whose fields are all present become dataframe checks;
-    `unique` rules are checked across chunks by the validator instead."""
+    `unique` and `one_value` rules are checked across chunks by the validator instead."""
     present = [n for n in dictionary.fields if columns is None or n in columns]
     cols = {n: pa.Column(PANDAS_DTYPES[dictionary.fields[n].type], nullable=not dictionary.fields[n].required,
                          checks=_column_checks(dictionary, n), required=True) for n in present}
     checks = []
     for rule in dictionary.rules:
-        if rule["kind"] == "unique" or not set(rule_fields(rule)) <= set(present):
+        if rule["kind"] in FILE_RULE_KINDS or not set(rule_fields(rule)) <= set(present):
             continue
         checks.append(pa.Check(lambda df, _r=rule: evaluate_rule(_r, df)[0],
                                name=rule["name"], error=f"rule:{rule['name']}"))
@@ -193,6 +195,10 @@ def _message(d: Dictionary, kind: str, column: str, value, typed: pd.DataFrame |
     if kind == "dup":
         key, first, rule = value
         return f"duplicate {column} {key!r} (first seen in row {first}) [rule {rule}]"
+    if kind == "other_value":
+        found, expected, first, rule = value
+        return (f"{column} is {found!r} but this file's first record (row {first}) has {expected!r}: "
+                f"every record of a file must have the same {column} [rule {rule}]")
     if kind.startswith("rule:"):
         rule = next(r for r in d.rules if r["name"] == kind[5:])
         return _rule_message(rule, typed.loc[row]) + f" [rule {rule['name']}]"
@@ -245,6 +251,26 @@ class _Problems:
         for rec in frame.head(self.room()).itertuples(index=False):
             msg = _message(self.d, rec.kind, rec.column, rec.value, typed, rec.row)
             self.kept.append(Problem(self.path, int(rec.row) or None, rec.column, msg))
+
+
+class _OneValueTracker:
+    """The value of a file's first record in a column, and the rows that carry another one."""
+
+    def __init__(self):
+        self.value: str | None = None
+        self.row: int | None = None
+
+    def check(self, values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str], int]:
+        """(positions in the chunk whose value differs, their values, n values checked)."""
+        present = values.notna().to_numpy()
+        if not present.any():
+            return np.empty(0, np.int64), [], 0
+        text = values.astype("str").to_numpy()
+        if self.value is None:
+            first = int(np.flatnonzero(present)[0])
+            self.value, self.row = str(text[first]), int(rows[first])
+        other = np.flatnonzero(present & (text != self.value))
+        return other, [str(v) for v in text[other]], int(present.sum())
 
 
 class _UniqueTracker:
@@ -418,6 +444,8 @@ def _run(path, dictionary: Dictionary, encoding: str | None, max_errors: int | N
                              date_min=_ts(d.fields[date_field].min) if date_field else None,
                              date_max=_ts(d.fields[date_field].max) if date_field else None)
     uniques = [(r, _UniqueTracker()) for r in d.rules if r["kind"] == "unique" and set(r["columns"]) <= set(present)]
+    one_values = [(r, _OneValueTracker()) for r in d.rules
+                  if r["kind"] == "one_value" and set(r["columns"]) <= set(present)]
     width = len(reader.columns)
     kept, n_rows, blank, typed = [], 0, 0, None
     try:
@@ -439,6 +467,13 @@ def _run(path, dictionary: Dictionary, encoding: str | None, max_errors: int | N
                     keys = typed[col].iloc[dpos].astype("str").tolist()
                     frames.append(_frame(rows[dpos], pos_of[col], col, "dup",
                                          [(k, int(f), rule["name"]) for k, f in zip(keys, first)]))
+                    failed[rule["name"]] = len(dpos)
+                    quality.add_counts(rule_checked={rule["name"]: checked})
+                for rule, tracker in one_values:
+                    col = rule_column(rule)
+                    dpos, found, checked = tracker.check(typed[col], rows)
+                    frames.append(_frame(rows[dpos], pos_of[col], col, "other_value",
+                                         [(v, tracker.value, tracker.row, rule["name"]) for v in found]))
                     failed[rule["name"]] = len(dpos)
                     quality.add_counts(rule_checked={rule["name"]: checked})
                 _add_quality(quality, typed, d, bad, invalid, failed, schema)
@@ -467,7 +502,7 @@ def _add_quality(q: QualitySummary, typed: pd.DataFrame, d: Dictionary, bad: dic
     inv = {n: invalid.get(n, 0) + len(bad.get(n, ())) for n in typed.columns}
     checked = {}
     for rule in d.rules:
-        if rule["kind"] != "unique" and rule["name"] in q.rules:
+        if rule["kind"] not in FILE_RULE_KINDS and rule["name"] in q.rules:
             checked[rule["name"]] = int(evaluate_rule(rule, typed)[1].sum())
     q.add_counts(present=present, invalid=inv, rule_checked=checked,
                  rule_failed={k: v for k, v in failed.items()})

@@ -18,7 +18,11 @@ sums of cost, of components, of squares) shares the pattern, so none of them
 can be recovered by subtraction (`common.recover_by_subtraction` is the
 attack the tests run).
 
-Empty cells (no records) are released as n = 0: they describe nobody.
+Empty cells (no records) keep n = 0 and hospitals = 0, which describe nobody
+and are exact (counts are recovered by rounding), but every other statistic of
+theirs is None and they are marked ``suppression`` = 'empty': a sum decrypted
+from an empty cell is CKKS noise (~1e-9), and a share or mean computed from it
+is noise divided by almost nothing (shares of 1.25 and 4.28 were released).
 Suppressed cells keep their labels, with every statistic set to None (NaN in
 the tables) and ``suppressed`` = True, ``suppression`` = 'primary' or
 'complementary'.
@@ -36,7 +40,9 @@ import numpy as np
 
 from fedcost.analyses import common as cm
 
-REASONS = {0: "", 1: "primary", 2: "complementary"}
+REASONS = {0: "", 1: "primary", 2: "complementary", 3: "empty"}
+EMPTY = 3
+COUNTS = ("n", "hospitals")  # what an empty cell keeps: its exact zero counts
 
 
 def suppression_codes(n, hospitals, grid: cm.Grid, disclosure: dict) -> np.ndarray:
@@ -88,20 +94,25 @@ def suppress_table(result: dict, grid: cm.Grid, disclosure: dict, keep=None) -> 
     out = copy.deepcopy(result)
     table = out["table"]
     codes = suppression_codes(table["n"], table["hospitals"], grid, disclosure)
+    empty = [i for i, v in enumerate(table["n"]) if v is not None and v <= 0]
+    codes[empty] = EMPTY
     keep = set(keep or []) | set(result.get("by") or [])
     for col, values in table.items():
         if col in keep:
             continue
-        table[col] = [None if codes[i] else v for i, v in enumerate(values)]
+        table[col] = [(0 if col in COUNTS else None) if codes[i] == EMPTY else None if codes[i] else v
+                      for i, v in enumerate(values)]
     table["suppressed"] = [bool(c) for c in codes]
     table["suppression"] = [REASONS[int(c)] for c in codes]
     out["suppression_summary"] = {
         "primary": int((codes == 1).sum()),
         "complementary": int((codes == 2).sum()),
+        "empty": int((codes == EMPTY).sum()),
         "margin_complementary": int(sum(1 for i, c in enumerate(codes) if c == 2 and grid.is_margin(i))),
         "min_cell_records": disclosure["min_cell_records"],
         "min_hospitals": disclosure["min_hospitals"],
         "rule": "primary: n < min_cell_records or hospitals < min_hospitals; complementary: no row/column "
-                "(with its margin) has exactly one suppressed cell",
+                "(with its margin) has exactly one suppressed cell; empty: no records, only the zero counts "
+                "are released",
     }
     return out
