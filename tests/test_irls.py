@@ -35,8 +35,8 @@ def test_matches_statsmodels(frames, dictionary, pooled, family, start):
     assert res["null_deviance"] == pytest.approx(ref.null_deviance, rel=1e-8)
     assert res["dispersion"] == pytest.approx(ref.scale, rel=1e-8)
     assert res["n"] == len(pooled) and res["converged"]
-    if family == "gaussian":
-        assert rounds == 1
+    if family == "gaussian":  # one round, and one refinement round unless CKKS' error estimate is 10x inside 1e-6
+        assert rounds in (1, 2)
     else:
         sm_iters = smf.glm(MODELS[family], pooled, family=SM_FAMILIES[family]()).fit().fit_history["iteration"]
         if start == "local":  # the federated path: never more rounds than statsmodels' IRLS iterations
@@ -55,9 +55,10 @@ def test_hospital_clustered_se_matches_statsmodels(frames, dictionary, pooled, f
 
 def test_gaussian_robust_costs_one_more_round(frames, dictionary, pooled):
     res, rounds = fit(frames, dictionary, MODELS["gaussian"], "gaussian", robust=True)
+    _, plain_rounds = fit(frames, dictionary, MODELS["gaussian"], "gaussian", robust=False)
     ref = statsmodels_fit(MODELS["gaussian"], "gaussian", pooled, cov_type="cluster",
                           cov_kwds={"groups": pooled["hospital_id"].astype("category").cat.codes})
-    assert rounds == 2 and max_rel(res["se_cluster"], ref.bse) < TOL
+    assert rounds == plain_rounds + 1 and max_rel(res["se_cluster"], ref.bse) < TOL
 
 
 def test_weights_and_offset(frames, dictionary, pooled):
@@ -92,6 +93,11 @@ def test_reference_level_absent_everywhere(frames, dictionary, pooled):
     ref = statsmodels_fit(MODELS["gamma"], "gamma", data)
     assert max_rel(res["coef"], ref.params) < TOL and max_rel(res["se"], ref.bse) < TOL
     assert "C(drg_code)[T.BR23]" in res["dropped_columns"]
+    # the reader learns which level is the baseline and why BR23's column left
+    assert res["baselines"]["C(drg_code)"] == "BR23"
+    assert res["dropped_reasons"]["C(drg_code)[T.BR23]"].startswith("baseline: the reference level BR21 has no records")
+    empty = [c for c in res["dropped_columns"] if c != "C(drg_code)[T.BR23]"]
+    assert all(res["dropped_reasons"][c] == "no records at any hospital" for c in empty)
 
 
 def test_nonpositive_cost_is_refused_for_gamma(frames, dictionary):

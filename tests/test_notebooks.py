@@ -109,9 +109,8 @@ CASES = {
 def test_notebook_runs_through_papermill_without_errors(name, report_results, tmp_path):
     from fedcost.reporting.execute import execute
 
-    data, results = report_results
+    _, results = report_results
     params, expected = CASES[name]
-    params = {k: (str(data) if v == "DATA" else v) for k, v in params.items()}
     executed = execute(NOTEBOOKS / f"{name}.ipynb", {"results_dir": str(results), **params}, tmp_path)
     assert reader.notebook_errors(executed) == []
     text = _text(executed)

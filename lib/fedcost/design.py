@@ -30,6 +30,7 @@ class Design:
     columns: list[str]
     factor_slices: dict[str, tuple[int, int]]  # categorical main-effect terms -> column range
     n_dropped_missing: int
+    factor_levels: dict[str, list[str]] | None = None  # categorical main-effect terms -> all levels, in order
 
     @property
     def n(self) -> int:
@@ -126,12 +127,13 @@ def build_design(frame: pd.DataFrame, formula: str, dictionary: Dictionary | Non
     rows = X.index
     n_dropped = len(frame) - len(rows)
     info = X.design_info
-    slices = {}
+    slices, levels = {}, {}
     for term in info.terms:
         if len(term.factors) == 1 and info.factor_infos[term.factors[0]].type == "categorical":
             sl = info.slice(term)
             slices[term.name()] = (sl.start, sl.stop)
+            levels[term.name()] = [str(c) for c in info.factor_infos[term.factors[0]].categories]
     w = data.loc[rows, weights].to_numpy(float) if weights else np.ones(len(rows))
     off = data.loc[rows, offset].to_numpy(float) if offset else np.zeros(len(rows))
     return Design(X=np.ascontiguousarray(X.to_numpy(float)), y=y.to_numpy(float).ravel(), weights=w, offset=off,
-                  columns=list(X.columns), factor_slices=slices, n_dropped_missing=n_dropped)
+                  columns=list(X.columns), factor_slices=slices, n_dropped_missing=n_dropped, factor_levels=levels)

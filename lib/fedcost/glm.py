@@ -74,8 +74,11 @@ class GLMResults:
             priv = r.get("privacy", {})
             head.append(f"Engine:         {r['engine']}     Rounds: {r.get('rounds')}     "
                         f"Coordinator saw only ciphertexts: {not priv.get('plaintext_statistics_sent_to_server', True)}")
-        if r.get("dropped_columns"):
-            head.append(f"Dropped (no data): {', '.join(r['dropped_columns'])}")
+        for term, level in (r.get("baselines") or {}).items():
+            head.append(f"Baseline level: {term} = {level}")
+        reasons = r.get("dropped_reasons") or {}
+        for col in r.get("dropped_columns") or []:
+            head.append(f"Dropped: {col} ({reasons.get(col, 'no records at any hospital')})")
         head.append("-" * 78)
         with pd.option_context("display.width", 120, "display.max_columns", 20):
             body = self.table().to_string(float_format=lambda v: f"{v:.4g}")

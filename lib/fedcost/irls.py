@@ -78,7 +78,7 @@ class GLMAnalysis(Analysis):
             raise DataError(f"formula {self.params['formula']!r}: {problem}")
         if np.any(d.weights < 0) or not np.all(np.isfinite(d.weights)):
             raise DataError("weights must be finite and non-negative")
-        self.columns_, self.factor_slices_ = d.columns, d.factor_slices
+        self.columns_, self.factor_slices_, self.factor_levels_ = d.columns, d.factor_slices, d.factor_levels
         return d
 
     @property
@@ -127,6 +127,7 @@ class GLMAnalysis(Analysis):
             return np.zeros((p, p)), np.zeros(p)
         local = GLMAnalysis(**{**self.params, "start": "naive", "robust": False})
         local.columns_, local.factor_slices_ = self.columns_, self.factor_slices_
+        local.factor_levels_ = getattr(self, "factor_levels_", None)
         local.local_mode_ = True
         try:
             out = run_prepared({"fit": local}, {"fit": [d]}, max_rounds=60)
@@ -146,7 +147,7 @@ class GLMAnalysis(Analysis):
         new = dict(state)
         if "n" in s:
             new.update(_moment_summary(s, self))
-            new["kept"] = self._kept_columns(s["colsum"], s["n"])
+            new["kept"], new["dropped"], new["baselines"] = self._kept_columns(s["colsum"], s["n"])
             rms = np.sqrt(np.maximum(s["colss"], 0) / max(s["n"], 1))
             new["col_scale"] = np.where(rms > 0, 1 / np.where(rms > 0, rms, 1), 1.0).tolist()
         elif phase in ("point", "robust"):
@@ -223,24 +224,36 @@ class GLMAnalysis(Analysis):
                      halvings=0)
         return state
 
-    def _kept_columns(self, colsum: np.ndarray, n: float) -> list[bool]:
+    def _kept_columns(self, colsum: np.ndarray, n: float) -> tuple[list[bool], dict[str, str], dict[str, str]]:
         """Columns estimable from the pooled rows, named as statsmodels would name them.
 
         A level no hospital observed gives an all-zero column: drop it. If the
         reference level (first in sorted order) was observed nowhere, statsmodels
         on the pooled rows would take the first observed level as reference, so
-        drop that level's column too and the names and values match.
+        drop that level's column too and the names and values match. Returns
+        (kept, why each dropped column was dropped, the baseline level of each
+        categorical term): a reader must learn which level the ratios compare with.
         """
         kept = colsum > 0.5  # counts: CKKS noise is far below 0.5
-        for lo, hi in self.factor_slices_.values():
+        dropped = {c: "no records at any hospital" for c, k in zip(self.columns_, kept) if not k}
+        baselines = {}
+        levels_of = getattr(self, "factor_levels_", None) or {}
+        for term, (lo, hi) in self.factor_slices_.items():
             if not any("[T." in c for c in self.columns_[lo:hi]):
-                continue
+                continue  # full-rank coding (no intercept): no baseline level
+            levels = levels_of.get(term) or []
+            reference = levels[0] if levels else "the first level"
+            baselines[term] = reference
             ref_count = n - colsum[lo:hi].sum()
             if ref_count <= 0.5:
                 present = [j for j in range(lo, hi) if colsum[j] > 0.5]
                 if present:
                     kept[present[0]] = False
-        return kept.tolist()
+                    baselines[term] = _level_of(self.columns_[present[0]])
+                    dropped[self.columns_[present[0]]] = (
+                        f"baseline: the reference level {reference} has no records, so "
+                        f"{baselines[term]} is the level the others are compared with")
+        return kept.tolist(), dropped, baselines
 
     def _finish(self, state: dict, s: dict, kept: np.ndarray) -> dict:
         cols = [c for c, k in zip(self.columns_, kept) if k]
@@ -264,6 +277,8 @@ class GLMAnalysis(Analysis):
             "cov": cov.tolist(),
             "columns": cols,
             "dropped_columns": [c for c, k in zip(self.columns_, kept) if not k],
+            "dropped_reasons": dict(state.get("dropped") or {}),
+            "baselines": dict(state.get("baselines") or {}),
             "beta_full": beta.tolist(),
             "dispersion": float(scale),
             "deviance": float(s["deviance"]),
@@ -336,6 +351,12 @@ def _linear_error(s: dict, beta: np.ndarray, dev: float, kept: np.ndarray, n_kep
     coef = eps * t * rows / np.maximum(np.maximum(np.abs(b), se), 1e-300)
     var = eps * rows ** 2 / np.diag(a_inv)
     return float(max(coef.max(), var.max(), eps * t * t / max(dev, 1e-300)))
+
+
+def _level_of(column: str) -> str:
+    """'C(hospital_level)[T.secondary]' -> 'secondary'."""
+    inside = column[column.rfind("[") + 1:-1] if column.endswith("]") else column
+    return inside[2:] if inside.startswith("T.") else inside
 
 
 def _null_mu(state):
