@@ -68,6 +68,13 @@ def run(args) -> int:
     work = Path(args.work).resolve()
     t_all = time.monotonic()
     dictionary, policy = Dictionary.load(), Policy.load()
+    font_warning = None
+    if not args.no_reports:  # before the long steps: a missing font must not cost the work done
+        from fedcost.reporting.fonts import ensure_languages
+
+        args.lang, font_warning = ensure_languages(args.lang, say=lambda m: print(f"[fedcost] {m}", flush=True))
+        if font_warning:
+            print(f"[fedcost] warning: {font_warning}", file=sys.stderr, flush=True)
 
     t = _step(1, steps, f"synthetic hospitals: {args.hospitals} x ~{args.rows} records (seed {args.seed})")
     files = write(work / "data", args.hospitals, args.rows, args.seed, force=True)
@@ -104,7 +111,7 @@ def run(args) -> int:
                            extra=plan_info(args.plan))
     print(f"      {results}")
 
-    if not args.no_reports:
+    if not args.no_reports and args.lang:
         from fedcost.reporting.build import build_reports, params_from_mapping
 
         t = _step(6, steps, f"policy reports ({', '.join(args.lang)}): papermill notebooks rendered to HTML and PDF")
@@ -116,11 +123,13 @@ def run(args) -> int:
     print(f"\nDone in {time.monotonic() - t_all:.0f} s.")
     print(f"  data and results: {work}")
     print(f"  result tables:    {work / 'results'}")
-    if not args.no_reports:
+    if not args.no_reports and args.lang:
         print(f"  reports:          {Path(args.out).resolve() / 'index.html'}")
         for rep in built:
             for fmt in ("html", "pdf"):
                 if fmt in rep.files:
                     print(f"                    {rep.files[fmt]}")
+    if font_warning:
+        print(f"\nwarning: {font_warning}", file=sys.stderr)
     sys.stdout.flush()
     return 0

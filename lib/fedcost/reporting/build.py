@@ -151,7 +151,7 @@ def build_reports(params: Params, out_dir: str | Path, *, notebooks: Sequence[st
                   progress: Callable[[str], None] | None = print) -> list[BuiltReport]:
     """Execute and render each notebook in each language into `out_dir`, then write the index."""
     from fedcost.reporting.execute import NotebookExecutionError, execute
-    from fedcost.reporting.fonts import needs_cjk, require_cjk_font
+    from fedcost.reporting.fonts import MissingFontError, ensure_languages
     from fedcost.reporting.render import render
 
     say = progress or (lambda _m: None)
@@ -162,8 +162,9 @@ def build_reports(params: Params, out_dir: str | Path, *, notebooks: Sequence[st
     paths = [resolve_notebook(n, nb_dir) for n in names]
     langs = _languages(list(languages)) if languages else params.languages
     formats = tuple(formats)
-    if any(needs_cjk(lg) for lg in langs):
-        require_cjk_font()  # fail before hours of work, not after
+    _, missing = ensure_languages(langs, say)  # installs the font where it may; before any work
+    if missing:
+        raise MissingFontError(missing)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder")

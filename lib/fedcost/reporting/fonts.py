@@ -8,6 +8,7 @@ usual install folders when fontconfig is missing.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -116,6 +117,52 @@ def require_cjk_font() -> CJKFont:
     if font is None:
         raise MissingFontError(f"a report in Chinese (lang: zh) needs a CJK font and none is installed: {INSTALL_HINT}")
     return font
+
+
+# Debian's package of the preferred family; `.ci/run` installs the same one.
+FONT_PACKAGE = "fonts-noto-cjk"
+NO_INSTALL_ENV = "FEDCOST_NO_FONT_INSTALL"  # set to 1: never install, only report what is missing
+
+
+def can_install_font() -> bool:
+    """Whether this process may install the font itself: root with apt-get, and not told otherwise."""
+    return (os.environ.get(NO_INSTALL_ENV) != "1" and hasattr(os, "geteuid") and os.geteuid() == 0
+            and shutil.which("apt-get") is not None)
+
+
+def install_font(say=print) -> CJKFont | None:
+    """`apt-get install fonts-noto-cjk` (with one `apt-get update` if the first try fails); the font or None."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", FONT_PACKAGE]
+    say(f"no Chinese font is installed; installing {FONT_PACKAGE} with apt-get (a few minutes at most) ...")
+    for attempt in (install, ["apt-get", "update", "-q"], install):
+        try:
+            done = subprocess.run(attempt, env=env, capture_output=True, text=True, timeout=900, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            say(f"{' '.join(attempt)} failed: {exc}")
+            return None
+        if attempt is install and done.returncode == 0:
+            break
+    find_cjk_font.cache_clear()
+    return find_cjk_font()
+
+
+def ensure_languages(langs, say=print) -> tuple[list[str], str | None]:
+    """The report languages that can be rendered here, and a warning for those that cannot.
+
+    Checked before any long step: a Chinese report needs a CJK font; when none
+    is installed and this process may install one it does, otherwise the
+    Chinese reports are left out with a warning that says what to install.
+    """
+    langs = list(langs)
+    if not any(needs_cjk(lg) for lg in langs) or find_cjk_font() is not None:
+        return langs, None
+    if can_install_font() and install_font(say) is not None:
+        return langs, None
+    kept = [lg for lg in langs if not needs_cjk(lg)]
+    skipped = [lg for lg in langs if needs_cjk(lg)]
+    return kept, (f"the {', '.join(skipped)} reports were not built: they need a CJK font and none is installed; "
+                  f"{INSTALL_HINT}, then run the command again")
 
 
 def needs_cjk(lang: str | None) -> bool:
