@@ -36,16 +36,16 @@ def main() -> None:
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
-    from fedcost import statistics as st
-    from fedcost.crypto import PUBLIC_FILE, SECRET_FILE, PublicKeys, SecretKeys, init_keys
-    from fedcost.design import build_design
-    from fedcost.dictionary import Dictionary
-    from fedcost.families import get_family
+    from fedcost.models import statistics as st
+    from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE, PublicKeys, SecretKeys, init_keys
+    from fedcost.models.design import build_design
+    from fedcost.data.dictionary import Dictionary
+    from fedcost.models.families import get_family
     from fedcost.federation.api import run_study
-    from fedcost.glm import GLM
-    from fedcost.irls import GLMAnalysis
-    from fedcost.synth import write
-    from fedcost.validation import load_valid
+    from fedcost.models.glm import GLM
+    from fedcost.models.irls import GLMAnalysis
+    from fedcost.data.synth import write
+    from fedcost.data.validation import load_valid
 
     formula = "cost_total ~ age + los + comorbidity_score + C(drg_code) + C(hospital_level)"
     d = Dictionary.load()

@@ -1,7 +1,7 @@
 """fedcost ServerApp: reads the run config, builds the Grid transport, calls the coordinator.
 
 Thin on purpose: the coordinator's ``serve(job, transport)`` of the run's
-protocol (a name looked up in ``fedcost.entrypoints``, never code named by the
+protocol (a name looked up in ``fedcost.engines.entrypoints``, never code named by the
 run) holds the protocol; this file only wires Flower to it and records success
 or failure in the status file the engine watches.
 """
@@ -46,7 +46,7 @@ def main(grid: Grid, context: Context) -> None:
         )
         transport.nodes()  # all hospitals connected before the protocol starts
         ready_at = time.time()
-        from fedcost.entrypoints import coordinator_serve
+        from fedcost.engines.entrypoints import coordinator_serve
 
         serve = coordinator_serve(str(rc["protocol"]))
         serve(job, transport)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from fedcost.dictionary import Dictionary
+from fedcost.data.dictionary import Dictionary
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +15,7 @@ def dictionary() -> Dictionary:
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory):
     """Three synthetic hospitals of ~1,500 records (seed 7) as CSV files, with truth.json."""
-    from fedcost.synth import write
+    from fedcost.data.synth import write
 
     out = tmp_path_factory.mktemp("synth")
     write(out, 3, 1500, 7)

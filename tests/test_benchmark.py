@@ -10,8 +10,8 @@ import statsmodels.formula.api as smf
 import fedcost.analyses  # noqa: F401
 from fedcost.analyses.benchmark import DEFAULT_FORMULA, BenchmarkAnalysis
 from fedcost.federation.api import run_study
-from fedcost.protocol import run_pooled
-from fedcost.validation import load_valid
+from fedcost.contract import run_pooled
+from fedcost.data.validation import load_valid
 
 
 MODEL: dict = {}

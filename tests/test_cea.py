@@ -13,7 +13,7 @@ from fedcost.analyses.cea import CEAAnalysis, evaluate
 from fedcost.analyses.plan import with_policy
 from fedcost.federation.api import run_study
 from fedcost.policy import Policy
-from fedcost.validation import load_valid
+from fedcost.data.validation import load_valid
 
 
 def _params(wtp=100_000.0, grid=(0.0, 50_000.0, 100_000.0, 200_000.0), draws=20000, seed=1):

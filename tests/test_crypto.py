@@ -5,7 +5,7 @@ import stat
 import numpy as np
 import pytest
 
-from fedcost.crypto import PUBLIC_FILE, SECRET_FILE, PublicKeys, SecretKeys, init_keys
+from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE, PublicKeys, SecretKeys, init_keys
 from fedcost.errors import DataError
 
 

@@ -8,8 +8,8 @@ import pytest
 import fedcost.analyses  # noqa: F401
 from fedcost.analyses.descriptive import DescriptiveAnalysis
 from fedcost.federation.api import run_study
-from fedcost.protocol import run_pooled
-from fedcost.validation import load_valid
+from fedcost.contract import run_pooled
+from fedcost.data.validation import load_valid
 
 COMPONENTS = ["cost_drugs", "cost_consumables", "cost_exams", "cost_procedures", "cost_nursing_bed",
               "cost_labour", "cost_other"]

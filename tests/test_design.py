@@ -2,12 +2,12 @@
 import pandas as pd
 import pytest
 
-from fedcost.design import build_design
+from fedcost.models.design import build_design
 from fedcost.errors import UsageError
 
 
 def test_every_hospital_builds_the_same_columns(hospital_paths, dictionary):
-    from fedcost.validation import load_valid
+    from fedcost.data.validation import load_valid
 
     a = load_valid(hospital_paths[0], dictionary)
     b = a[a["drg_code"] == a["drg_code"].iloc[0]]  # a hospital that saw a single DRG

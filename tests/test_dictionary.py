@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from fedcost.dictionary import Dictionary
+from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError
-from fedcost.validation import build_schema
+from fedcost.data.validation import build_schema
 
 
 def test_default_dictionary_loads():

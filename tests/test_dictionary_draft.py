@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fedcost.dictionary import Dictionary
-from fedcost.dictionary_draft import draft_dictionary, write_draft
+from fedcost.data.dictionary import Dictionary
+from fedcost.data.dictionary_draft import draft_dictionary, write_draft
 from fedcost.errors import UsageError
-from fedcost.validation import load_valid, validate_file
+from fedcost.data.validation import load_valid, validate_file
 
 
 def foreign_table(n: int = 200, seed: int = 3) -> pd.DataFrame:

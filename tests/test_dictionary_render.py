@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from fedcost.dictionary import Dictionary
-from fedcost.dictionary_render import render_file, render_html, render_markdown, render_text
+from fedcost.data.dictionary import Dictionary
+from fedcost.data.dictionary_render import render_file, render_html, render_markdown, render_text
 
 D = Dictionary.load()
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from fedcost.entrypoints import coordinator_serve, hospital_handle, hospital_reply
+from fedcost.engines.entrypoints import coordinator_serve, hospital_handle, hospital_reply
 from fedcost.errors import UsageError
 
 

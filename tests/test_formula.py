@@ -1,7 +1,7 @@
 """Formulas are checked against a grammar at every hospital: injected code is refused and never runs.
 
 Each hostile formula below tries to create a canary file. They are refused at
-three depths: the grammar (`fedcost.formula.parse`), a hospital building its
+three depths: the grammar (`fedcost.models.formula.parse`), a hospital building its
 design matrix (`build_design`, what runs next to the data), and an analysis
 spec arriving from the wire (`Analysis.from_spec`). The canary must not exist
 afterwards: a refusal that came after the code ran would still fail the test.
@@ -11,10 +11,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from fedcost import formula
-from fedcost.design import build_design
+from fedcost.models import formula
+from fedcost.models.design import build_design
 from fedcost.errors import UsageError
-from fedcost.protocol import Analysis
+from fedcost.contract import Analysis
 
 
 def hostile(canary: str) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fedcost.glm import GLM
+from fedcost.models.glm import GLM
 from oracle import statsmodels_fit
 
 

@@ -5,8 +5,8 @@ import pytest
 import statsmodels.formula.api as smf
 
 from fedcost.errors import DataError
-from fedcost.irls import GLMAnalysis
-from fedcost.protocol import run_pooled
+from fedcost.models.irls import GLMAnalysis
+from fedcost.contract import run_pooled
 from oracle import MODELS, SM_FAMILIES, max_rel, statsmodels_fit
 
 TOL = 1e-6  # the contract: each coefficient and standard error within 1e-6 relative
@@ -14,7 +14,7 @@ TOL = 1e-6  # the contract: each coefficient and standard error within 1e-6 rela
 
 @pytest.fixture(scope="module")
 def frames(hospital_paths, dictionary):
-    from fedcost.validation import load_valid
+    from fedcost.data.validation import load_valid
 
     return [load_valid(p, dictionary) for p in hospital_paths]
 

@@ -27,7 +27,7 @@ def make_results(base: Path) -> tuple[Path, Path]:
     data, results = base / "data", base / "results"
     if not (results / "manifest.json").is_file():
         from fedcost.cli import main
-        from fedcost.synth import write
+        from fedcost.data.synth import write
         write(data, 4, 800, 11)
         files = [str(p) for p in sorted(data.glob("H*.csv"))]
         code = main(["run", str(PROJECT_ROOT / "plans" / "standard.toml"), "--data", *files, "--out", str(results),

@@ -12,7 +12,7 @@ from fedcost.analyses.payment import PaymentAnalysis, hospital_payment
 from fedcost.analyses.plan import with_policy
 from fedcost.federation.api import run_study
 from fedcost.policy import Policy
-from fedcost.validation import load_valid
+from fedcost.data.validation import load_valid
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from fedcost.analyses.payment import PaymentAnalysis
 from fedcost.analyses.plan import load_plan, plan_info, with_policy
 from fedcost.errors import DataError, UsageError
 from fedcost.federation.api import run_study
-from fedcost.irls import GLMAnalysis
+from fedcost.models.irls import GLMAnalysis
 from fedcost.policy import Policy
-from fedcost.protocol import Analysis
+from fedcost.contract import Analysis
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDARD = ROOT / "plans" / "standard.toml"

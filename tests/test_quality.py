@@ -6,9 +6,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from fedcost.dictionary import Dictionary
-from fedcost.quality import QualitySummary
-from fedcost.validation import validate_file
+from fedcost.data.dictionary import Dictionary
+from fedcost.data.quality import QualitySummary
+from fedcost.data.validation import validate_file
 
 
 def _dictionary(tmp_path):

@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from fedcost.crypto import PUBLIC_FILE, SECRET_FILE, init_keys
+from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE, init_keys
 from fedcost.federation import relay, wire
 from fedcost.federation.coordinator import serve
-from fedcost.irls import GLMAnalysis
+from fedcost.models.irls import GLMAnalysis
 from fedcost.policy import Policy
 
 

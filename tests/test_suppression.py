@@ -9,7 +9,7 @@ import fedcost.analyses  # noqa: F401
 from fedcost.analyses import common as cm
 from fedcost.analyses.descriptive import DescriptiveAnalysis
 from fedcost.errors import DisclosureError
-from fedcost.protocol import run_pooled
+from fedcost.contract import run_pooled
 
 RULES = {"min_hospitals": 3, "min_cell_records": 5, "max_parameter_fraction": 0.2, "name_hospitals": False}
 

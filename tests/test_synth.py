@@ -1,4 +1,4 @@
-"""fedcost.synth and `fedcost synth`: files, reproducibility, validity, and a truth that a GLM recovers."""
+"""fedcost.data.synth and `fedcost synth`: files, reproducibility, validity, and a truth that a GLM recovers."""
 from __future__ import annotations
 
 import json
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fedcost import synth
-from fedcost.dictionary import Dictionary
+from fedcost.data import synth
+from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError, UsageError
 
 DICT = Dictionary.load()
@@ -137,7 +137,7 @@ def test_bad_arguments():
 
 # --- validity against the dictionary ---------------------------------------------------------
 def test_valid_with_validation_module(synth_out, tmp_path):
-    from fedcost.validation import load_valid, validate_file
+    from fedcost.data.validation import load_valid, validate_file
 
     parquet = synth.write(tmp_path / "pq", 3, 1000, 11, fmt="parquet")[:-1]
     for path in [*sorted(synth_out.glob("H*.csv")), *parquet]:

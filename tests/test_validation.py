@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fedcost.dictionary import Dictionary
+from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError, UsageError
-from fedcost.validation import load_valid, validate_file
+from fedcost.data.validation import load_valid, validate_file
 
 D = Dictionary.load()
 COLUMNS = list(D.fields)
@@ -234,7 +234,7 @@ def test_another_hospital_across_chunks_is_named_by_row(tmp_path):
 
 
 def test_a_users_dictionary_can_state_one_value(tmp_path):
-    from fedcost.dictionary import Dictionary
+    from fedcost.data.dictionary import Dictionary
 
     d = Dictionary.from_spec({"name": "site", "version": "1", "fields": [
         {"name": "site", "type": "string", "required": True}, {"name": "x", "type": "number", "required": True}],

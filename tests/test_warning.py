@@ -8,8 +8,8 @@ import pytest
 import fedcost.analyses  # noqa: F401
 from fedcost.analyses.warning import WarningAnalysis, xmr
 from fedcost.federation.api import run_study
-from fedcost.protocol import run_pooled
-from fedcost.validation import load_valid
+from fedcost.contract import run_pooled
+from fedcost.data.validation import load_valid
 
 RULES = {"min_hospitals": 3, "min_cell_records": 5, "max_parameter_fraction": 0.2, "name_hospitals": False}
 DATES = ["2023-02-01", "2023-05-01", "2023-08-01", "2023-11-01", "2024-02-01"]

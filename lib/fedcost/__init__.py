@@ -12,8 +12,8 @@ __all__ = ["__version__", "FedcostError", "UsageError", "DataError"]
 
 # Lazy exports for notebooks (`fedcost.GLM(...)`) that keep `import fedcost`
 # light: the Flower ClientApp imports the package once per message.
-_LAZY = {"GLM": "fedcost.glm", "GLMResults": "fedcost.glm", "run_study": "fedcost.federation.api",
-         "Dictionary": "fedcost.dictionary", "Policy": "fedcost.policy"}
+_LAZY = {"GLM": "fedcost.models.glm", "GLMResults": "fedcost.models.glm", "run_study": "fedcost.federation.api",
+         "Dictionary": "fedcost.data.dictionary", "Policy": "fedcost.policy"}
 
 
 def __getattr__(name):

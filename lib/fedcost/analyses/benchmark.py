@@ -52,8 +52,8 @@ from scipy import stats as sps
 
 from fedcost.analyses import common as cm
 from fedcost.errors import DisclosureError, UsageError
-from fedcost.irls import GLMAnalysis
-from fedcost.protocol import Analysis, register
+from fedcost.models.irls import GLMAnalysis
+from fedcost.contract import Analysis, register
 
 DEFAULT_FORMULA = ("cost_total ~ age + los + comorbidity_score + C(drg_code) + C(sex) + C(admission_type)")
 Z95, Z998 = float(sps.norm.ppf(0.975)), float(sps.norm.ppf(0.999))

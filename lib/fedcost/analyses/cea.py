@@ -29,7 +29,7 @@ from scipy import stats as sps
 
 from fedcost.analyses import common as cm
 from fedcost.errors import DataError, DisclosureError, UsageError
-from fedcost.protocol import Analysis, register
+from fedcost.contract import Analysis, register
 
 DEFAULT_SEED = 20240501
 

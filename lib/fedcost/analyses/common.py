@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from fedcost.dictionary import Dictionary
+from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError, UsageError
 
 ALL = "All"  # label of a margin (total over a grouping column)

@@ -32,7 +32,7 @@ import pandas as pd
 from fedcost.analyses import common as cm
 from fedcost.analyses.suppression import suppress_table
 from fedcost.errors import DisclosureError, UsageError
-from fedcost.protocol import Analysis, register
+from fedcost.contract import Analysis, register
 
 
 @register

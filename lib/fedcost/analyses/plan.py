@@ -31,7 +31,7 @@ from pathlib import Path
 import fedcost.analyses  # noqa: F401  (registers the kinds)
 from fedcost.errors import DataError, UsageError
 from fedcost.policy import Policy
-from fedcost.protocol import REGISTRY, Analysis
+from fedcost.contract import REGISTRY, Analysis
 
 
 def read_plan(path: str | Path) -> dict:

@@ -54,13 +54,13 @@ def run(args) -> int:
     from fedcost.analyses.plan import load_plan, plan_info
     from fedcost.analyses.tables import write_tables
     from fedcost.cli.run import _printer
-    from fedcost.crypto import init_keys
-    from fedcost.dictionary import Dictionary
+    from fedcost.federation.crypto import init_keys
+    from fedcost.data.dictionary import Dictionary
     from fedcost.errors import FedcostError, UsageError
     from fedcost.federation.api import run_study
     from fedcost.policy import Policy
-    from fedcost.synth import write
-    from fedcost.validation import validate_file
+    from fedcost.data.synth import write
+    from fedcost.data.validation import validate_file
 
     if args.hospitals < 3:
         raise UsageError("--hospitals must be at least 3 (the disclosure rules need 3 contributing hospitals)")

@@ -66,20 +66,20 @@ def register(subparsers) -> None:
 
 
 def _load(folder):
-    from fedcost.dictionary import Dictionary
+    from fedcost.data.dictionary import Dictionary
     if folder is not None and not Path(folder).is_dir():
         raise UsageError(f"{folder}: no such dictionary folder")
     return Dictionary.load(folder)
 
 
 def run_show(args) -> int:
-    from fedcost.dictionary_render import render_text
+    from fedcost.data.dictionary_render import render_text
     print(render_text(_load(args.dir), args.lang), end="")
     return 0
 
 
 def run_render(args) -> int:
-    from fedcost.dictionary_render import render_file
+    from fedcost.data.dictionary_render import render_file
     if Path(args.out).suffix.lower() not in (".md", ".html", ".htm"):
         raise UsageError(f"--out {args.out}: must end in .md or .html")
     d = _load(args.dir)
@@ -94,8 +94,8 @@ def run_init(args) -> int:
 
 
 def _run_init(args) -> int:
-    from fedcost.dictionary_draft import write_draft
-    from fedcost.io import check_path
+    from fedcost.data.dictionary_draft import write_draft
+    from fedcost.data.readers import check_path
     check_path(args.source)
     d = write_draft(args.source, args.out, name=args.name, encoding=args.encoding, force=args.force)
     kinds = {}

@@ -48,8 +48,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from fedcost.errors import FedcostError
     from fedcost.federation.api import run_study
-    from fedcost.glm import GLMResults
-    from fedcost.irls import GLMAnalysis
+    from fedcost.models.glm import GLMResults
+    from fedcost.models.irls import GLMAnalysis
     from fedcost.results import write_json
 
     analysis = GLMAnalysis(args.formula, args.family, args.link, weights=args.weights, offset=args.offset,

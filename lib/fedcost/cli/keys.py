@@ -33,7 +33,7 @@ def register(subparsers) -> None:
 
 
 def _init(args) -> int:
-    from fedcost.crypto import init_keys
+    from fedcost.federation.crypto import init_keys
 
     out = init_keys(args.out, force=args.force)
     print(f"secret context (hospitals):   {out['secret']}  ({out['secret_bytes']:,} bytes, mode 600)")
@@ -45,7 +45,7 @@ def _init(args) -> int:
 def _fingerprint(args) -> int:
     from pathlib import Path
 
-    from fedcost.crypto import PUBLIC_FILE, SECRET_FILE, PublicKeys, SecretKeys
+    from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE, PublicKeys, SecretKeys
     from fedcost.errors import DataError
 
     path = Path(args.path)

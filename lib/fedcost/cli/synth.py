@@ -48,8 +48,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from fedcost import synth  # numpy/pandas only when the command runs
-    from fedcost.dictionary import Dictionary
+    from fedcost.data import synth  # numpy/pandas only when the command runs
+    from fedcost.data.dictionary import Dictionary
 
     if not 1 <= args.hospitals <= synth.MAX_HOSPITALS:
         raise UsageError(f"--hospitals must be between 1 and {synth.MAX_HOSPITALS}, got {args.hospitals}")

@@ -94,9 +94,9 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from fedcost.dictionary import Dictionary
+    from fedcost.data.dictionary import Dictionary
     from fedcost.errors import DataError
-    from fedcost.validation import validate_file
+    from fedcost.data.validation import validate_file
 
     if args.dictionary is not None and not Path(args.dictionary).is_dir():
         raise UsageError(f"--dictionary {args.dictionary}: no such folder")

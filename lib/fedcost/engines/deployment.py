@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from fedcost.entrypoints import DEFAULT_PROTOCOL, PROTOCOLS
+from fedcost.engines.entrypoints import DEFAULT_PROTOCOL, PROTOCOLS
 from fedcost.errors import FederationError, UsageError
 
 FEDERATION = "fedcost"

@@ -29,7 +29,7 @@ from fedcost.engines.deployment import (
     federated_app_dir, flower_env, flower_exe, free_ports, prepare, read_output, tail, watch_run,
     write_run_config,
 )
-from fedcost.entrypoints import DEFAULT_PROTOCOL
+from fedcost.engines.entrypoints import DEFAULT_PROTOCOL
 from fedcost.errors import FederationError
 
 FEDERATION = "local-sim"

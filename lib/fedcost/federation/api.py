@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fedcost import __version__
-from fedcost.crypto import PUBLIC_FILE, SECRET_FILE, init_keys
-from fedcost.design import check_formula_fields
-from fedcost.dictionary import Dictionary
+from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE, init_keys
+from fedcost.models.design import check_formula_fields
+from fedcost.data.dictionary import Dictionary
 from fedcost.errors import FedcostError, UsageError
 from fedcost.policy import Policy
-from fedcost.protocol import Analysis
+from fedcost.contract import Analysis
 
 ENGINES = {
     "deployment": "fedcost.engines.deployment",

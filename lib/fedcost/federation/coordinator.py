@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from fedcost.crypto import PublicKeys
+from fedcost.federation.crypto import PublicKeys
 from fedcost.errors import FederationError
 from fedcost.federation import wire
 from fedcost.results import write_json

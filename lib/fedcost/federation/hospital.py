@@ -16,12 +16,12 @@ import pickle
 import traceback
 from pathlib import Path
 
-from fedcost.crypto import SecretKeys
-from fedcost.dictionary import Dictionary
+from fedcost.federation.crypto import SecretKeys
+from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DisclosureError, FedcostError
 from fedcost.federation import wire
-from fedcost.protocol import Analysis
-import fedcost.irls  # noqa: F401  (registers the GLM analysis)
+from fedcost.contract import Analysis
+import fedcost.models.irls  # noqa: F401  (registers the GLM analysis)
 
 
 def _register_analyses() -> None:
@@ -138,7 +138,7 @@ def load_frame(path: Path, dictionary: Dictionary, work_dir=None, encoding=None)
     Each round is a new process, so the table is cached on the hospital's own
     disk, keyed by the file's identity and the dictionary.
     """
-    from fedcost.validation import load_valid
+    from fedcost.data.validation import load_valid
 
     st = path.stat()
     key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{dictionary.fingerprint}|{encoding}"

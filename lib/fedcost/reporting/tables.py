@@ -162,7 +162,7 @@ def provenance_table(params: Mapping | None = None, *, lang: str | None = "en",
     from IPython.display import Markdown
     if dictionary_version is None:
         try:
-            from fedcost.dictionary import Dictionary
+            from fedcost.data.dictionary import Dictionary
             dictionary_version = Dictionary.load().version
         except Exception:  # noqa: BLE001 - a report without the default dictionary still renders
             dictionary_version = "–"

@@ -4,7 +4,7 @@ Why: the domain asks hospitals for accuracy, completeness, consistency and
 timeliness of their cost data (key fields at least 99% accurate), so the
 validator measures them while it reads, chunk by chunk, in bounded memory.
 This module only accumulates counts and formats them; what counts as valid is
-decided in `fedcost.validation`.
+decided in `fedcost.data.validation`.
 
 Definitions (all shares of what could be checked; ragged rows are excluded):
 - completeness: non-missing cells / rows, per field; overall over the

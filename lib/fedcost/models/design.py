@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from fedcost import formula as formula_grammar
-from fedcost.dictionary import Dictionary
+from fedcost.models import formula as formula_grammar
+from fedcost.data.dictionary import Dictionary
 from fedcost.errors import UsageError
 
 @dataclass

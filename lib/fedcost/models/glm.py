@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from fedcost.irls import GLMAnalysis
-from fedcost.protocol import run_pooled
+from fedcost.models.irls import GLMAnalysis
+from fedcost.contract import run_pooled
 
 
 class GLMResults:
@@ -119,7 +119,7 @@ class GLM:
                            start=start, robust=self.robust)
 
     def _dictionary(self):
-        from fedcost.dictionary import Dictionary
+        from fedcost.data.dictionary import Dictionary
 
         if self.dictionary is None or isinstance(self.dictionary, (str, Path)):
             return Dictionary.load(self.dictionary)

@@ -34,9 +34,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from fedcost.dictionary import Dictionary
+from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError, UsageError
-from fedcost.io import parse_values, read_table
+from fedcost.data.readers import parse_values, read_table
 from fedcost.results import replace_folder
 
 MAX_LEVELS = 50

@@ -5,7 +5,7 @@ sums, reports) assumes clean, typed records; a hospital must learn *which
 cell* is wrong, in its own spreadsheet's row numbers, before anything leaves
 the premises. So:
 
-1. `fedcost.io` streams the file as strings (or typed Parquet) in chunks;
+1. `fedcost.data.readers` streams the file as strings (or typed Parquet) in chunks;
    rows with the wrong number of fields are reported by row.
 2. Each dictionary field is typed cell by cell (`io.parse_values`): a value
    that is not a number/date is a problem for that cell, not a crash.
@@ -19,7 +19,7 @@ the premises. So:
    hospital, so a row naming another hospital is an error of that row).
 
 Problems are kept up to `max_errors` and counted beyond it; the quality
-summary (`fedcost.quality`) is gathered in the same pass.
+summary (`fedcost.data.quality`) is gathered in the same pass.
 """
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ import pandera.pandas as pa
 import pyarrow as pyarrow
 import pyarrow.compute as pc
 
-from fedcost.dictionary import FILE_RULE_KINDS, Dictionary
+from fedcost.data.dictionary import FILE_RULE_KINDS, Dictionary
 from fedcost.errors import DataError
-from fedcost.io import DEFAULT_CHUNKSIZE, TableReader, parse_values
-from fedcost.quality import QualitySummary
+from fedcost.data.readers import DEFAULT_CHUNKSIZE, TableReader, parse_values
+from fedcost.data.quality import QualitySummary
 
 PANDAS_DTYPES = {"integer": "Int64", "number": "float64", "date": "datetime64[ns]",
                  "string": "str", "category": "str", "boolean": "boolean"}

@@ -22,12 +22,12 @@ Pearson dispersion for gaussian and gamma.
 from __future__ import annotations
 
 import numpy as np
-from fedcost import formula as formula_grammar
-from fedcost import statistics as st
-from fedcost.design import Design, build_design
+from fedcost.models import formula as formula_grammar
+from fedcost.models import statistics as st
+from fedcost.models.design import Design, build_design
 from fedcost.errors import DataError, DisclosureError, UsageError
-from fedcost.families import get_family
-from fedcost.protocol import Analysis, register, run_prepared
+from fedcost.models.families import get_family
+from fedcost.contract import Analysis, register, run_prepared
 
 
 # Encrypted sums come back with an absolute error of about 1e-7 (CKKS, scale 2^40).

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fedcost.dictionary import Dictionary
+from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError, UsageError
 
 GENERATOR_VERSION = "1"
@@ -582,7 +582,7 @@ def _truth(n_hospitals, rows, seed, dictionary, codes, weights, intercept, drg_e
             "rows": n_cohort,
         }
     return {
-        "generator": f"fedcost.synth v{GENERATOR_VERSION}",
+        "generator": f"fedcost.data.synth v{GENERATOR_VERSION}",
         "seed": seed,
         "n_hospitals": n_hospitals,
         "rows_per_hospital_mean": rows,

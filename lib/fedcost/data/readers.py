@@ -397,7 +397,7 @@ def iter_chunks(path: str | os.PathLike, chunksize: int = DEFAULT_CHUNKSIZE,
     """DataFrames of at most `chunksize` rows: raw strings for CSV (empty cell = missing),
     typed columns for Parquet, columns named as in the file. The index holds spreadsheet
     row numbers (header = row 1) and `df.attrs["first_row"]` the first of them. Raises
-    DataError at a row with the wrong number of fields (`fedcost.validation` reports all)."""
+    DataError at a row with the wrong number of fields (`fedcost.data.validation` reports all)."""
     reader = TableReader(path, encoding)
     for b in reader.batches(chunksize):
         if b.ragged:

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from fedcost.dictionary import Dictionary, Field
+from fedcost.data.dictionary import Dictionary, Field
 
 LANGS = ("en", "zh", "both")
 LABELS = {

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from fedcost.errors import DataError, UsageError
-from fedcost.io import TableReader, iter_chunks, parse_values, read_table
+from fedcost.data.readers import TableReader, iter_chunks, parse_values, read_table
 
 TEXT = "id,name,amount\n1,张三,10.5\n2,李四,\n3,王五,7\n"
 

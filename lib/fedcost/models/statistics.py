@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fedcost.design import Design
-from fedcost.families import Family, Link
+from fedcost.models.design import Design
+from fedcost.models.families import Family, Link
 
 
 @dataclass(frozen=True)
