@@ -7,9 +7,8 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-import fedcost.analyses  # noqa: F401
 from fedcost.analyses.benchmark import DEFAULT_FORMULA, BenchmarkAnalysis
-from fedcost.federation.api import run_study
+from fedcost.study import run_study
 from fedcost.contract import run_pooled
 from fedcost.data.validation import load_valid
 

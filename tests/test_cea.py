@@ -8,10 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-import fedcost.analyses  # noqa: F401
 from fedcost.analyses.cea import CEAAnalysis, evaluate
 from fedcost.analyses.plan import with_policy
-from fedcost.federation.api import run_study
+from fedcost.study import run_study
 from fedcost.policy import Policy
 from fedcost.data.validation import load_valid
 

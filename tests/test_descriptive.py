@@ -5,9 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import fedcost.analyses  # noqa: F401
 from fedcost.analyses.descriptive import DescriptiveAnalysis
-from fedcost.federation.api import run_study
+from fedcost.study import run_study
 from fedcost.contract import run_pooled
 from fedcost.data.validation import load_valid
 

@@ -11,7 +11,7 @@ import pytest
 
 from fedcost.errors import FederationError
 from fedcost.federation import coordinator, hospital, wire
-from fedcost.federation.api import run_study
+from fedcost.study import run_study
 from fedcost.models.irls import GLMAnalysis
 from oracle import CONTRACT, MODELS, contract_error, statsmodels_fit
 

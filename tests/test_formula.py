@@ -14,7 +14,7 @@ import pytest
 from fedcost.models import formula
 from fedcost.models.design import build_design
 from fedcost.errors import UsageError
-from fedcost.contract import Analysis
+from fedcost.analyses import kinds
 
 
 def hostile(canary: str) -> list[str]:
@@ -72,7 +72,7 @@ def test_a_hospital_building_its_design_refuses_every_injection(canary, dictiona
 def test_a_spec_from_the_wire_is_refused_before_any_data_is_touched(canary):
     for f in hostile(str(canary)):
         with pytest.raises(UsageError):
-            Analysis.from_spec({"kind": "glm", "formula": f, "family": "gaussian"})
+            kinds.from_spec({"kind": "glm", "formula": f, "family": "gaussian"})
 
 
 def test_the_refusal_says_what_is_allowed():

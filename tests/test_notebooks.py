@@ -44,10 +44,10 @@ def report_results(tmp_path_factory):
 # ------------------------------------------------------------------ conventions (fast)
 @pytest.mark.parametrize("name", REPORTS)
 def test_notebook_follows_the_report_conventions(name):
-    from fedcost.reporting.render import _front_matter, parse_cell_options
+    from fedcost.reporting.render import front_matter, parse_cell_options
 
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    meta, idx = _front_matter(nb)
+    meta, idx = front_matter(nb)
     assert idx == 0 and meta.get("title") and meta.get("title-zh") and meta.get("lang") == "en"
     assert meta.get("execute", {}).get("echo") is False
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]

@@ -5,16 +5,15 @@ from pathlib import Path
 
 import pytest
 
-import fedcost.analyses  # noqa: F401
 from fedcost.analyses.cea import CEAAnalysis
 from fedcost.analyses.descriptive import DescriptiveAnalysis
 from fedcost.analyses.payment import PaymentAnalysis
 from fedcost.analyses.plan import load_plan, plan_info, with_policy
 from fedcost.errors import DataError, UsageError
-from fedcost.federation.api import run_study
+from fedcost.study import run_study
 from fedcost.models.irls import GLMAnalysis
 from fedcost.policy import Policy
-from fedcost.contract import Analysis
+from fedcost.analyses import kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDARD = ROOT / "plans" / "standard.toml"
@@ -22,8 +21,8 @@ STANDARD = ROOT / "plans" / "standard.toml"
 
 def test_standard_plan_loads_with_policy_inputs():
     plan = load_plan(STANDARD)
-    kinds = {a.kind for a in plan.values()}
-    assert kinds == {"glm", "descriptive", "benchmark", "warning", "payment", "cea"}
+    assert {a.kind for a in plan.values()} == set(kinds.KINDS) == {"glm", "descriptive", "benchmark", "warning",
+                                                                   "payment", "cea"}
     assert plan["warning_by_region"].params["thresholds"]["growth_red"] == 0.10
     assert plan["warning_by_region"].params["thresholds"]["growth_yellow"] == 0.08
     assert plan["benchmark"].params["band"] == [0.8, 1.2]
@@ -32,7 +31,7 @@ def test_standard_plan_loads_with_policy_inputs():
     assert plan["cea"].params["wtp"] == pytest.approx(3 * 95749)
     # specs travel to the hospitals and rebuild the same analyses
     for a in plan.values():
-        again = Analysis.from_spec(a.spec())
+        again = kinds.from_spec(a.spec())
         assert again.spec() == a.spec()
     info = plan_info(STANDARD)
     assert info["plan"]["name"] == "standard" and info["descriptions"]["benchmark"]

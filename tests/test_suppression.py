@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import fedcost.analyses  # noqa: F401
 from fedcost.analyses import common as cm
 from fedcost.analyses.descriptive import DescriptiveAnalysis
 from fedcost.errors import DisclosureError

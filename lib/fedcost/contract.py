@@ -21,15 +21,6 @@ import pandas as pd
 
 from fedcost.errors import UsageError
 
-REGISTRY: dict[str, type["Analysis"]] = {}
-
-
-def register(cls):
-    """Class decorator: make an analysis constructible from its spec at a hospital."""
-    REGISTRY[cls.kind] = cls
-    return cls
-
-
 class Analysis(ABC):
     """Base class. Subclasses store their parameters (sklearn style) and set `kind`."""
 
@@ -40,16 +31,8 @@ class Analysis(ABC):
 
     # -- identity --------------------------------------------------------------
     def spec(self) -> dict:
-        """JSON-serialisable description sent to hospitals; `from_spec` rebuilds it."""
+        """JSON-serialisable description sent to hospitals; `fedcost.analyses.kinds.from_spec` rebuilds it."""
         return {"kind": self.kind, **self.params}
-
-    @classmethod
-    def from_spec(cls, spec: dict) -> "Analysis":
-        spec = dict(spec)
-        kind = spec.pop("kind", None)
-        if kind not in REGISTRY:
-            raise UsageError(f"unknown analysis kind {kind!r}; known: {', '.join(sorted(REGISTRY))}")
-        return REGISTRY[kind](**spec)
 
     # -- hospital side -----------------------------------------------------------
     @abstractmethod

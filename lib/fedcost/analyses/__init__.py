@@ -1,13 +1,10 @@
-"""Policy analyses of the standard study plan (issue 5), each a federated state machine.
+"""Policy analyses of the standard study plan, each a federated state machine (``fedcost.contract``).
 
-Importing this package registers every analysis kind with `fedcost.contract`:
 ``descriptive`` tables, ``benchmark`` (O/E funnel, DRG weights, CMI, cost
-coefficient), ``warning`` (growth alerts, SPC), ``payment`` (DRG payment
-gap) and ``cea`` (ICER, CEAC); `plan` loads a study plan, `tables` writes
-and reads the tidy result tables.
-"""
-from fedcost.analyses import common, suppression  # noqa: F401
-from fedcost.analyses import descriptive, benchmark, warning, payment, cea  # noqa: F401
-import fedcost.models.irls  # noqa: F401  (the GLM kind used by plans)
+coefficient), ``warning`` (growth alerts, SPC), ``payment`` (DRG payment gap)
+and ``cea`` (ICER, CEAC), with ``common`` helpers and ``suppression`` of small
+cells; ``kinds`` is the table of every kind a study may name (the GLM of
+``fedcost.models`` among them); ``plan`` loads a study plan.
 
-__all__ = ["common", "suppression", "descriptive", "benchmark", "warning", "payment", "cea"]
+Must not import the federation, engines, results or reporting.
+"""

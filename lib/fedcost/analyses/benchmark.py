@@ -53,13 +53,12 @@ from scipy import stats as sps
 from fedcost.analyses import common as cm
 from fedcost.errors import DisclosureError, UsageError
 from fedcost.models.irls import GLMAnalysis
-from fedcost.contract import Analysis, register
+from fedcost.contract import Analysis
 
 DEFAULT_FORMULA = ("cost_total ~ age + los + comorbidity_score + C(drg_code) + C(sex) + C(admission_type)")
 Z95, Z998 = float(sps.norm.ppf(0.975)), float(sps.norm.ppf(0.999))
 
 
-@register
 class BenchmarkAnalysis(Analysis):
     """O/E funnel, DRG relative weights, CMI and cost coefficients (see the module docstring)."""
 

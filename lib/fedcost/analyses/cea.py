@@ -29,12 +29,11 @@ from scipy import stats as sps
 
 from fedcost.analyses import common as cm
 from fedcost.errors import DataError, DisclosureError, UsageError
-from fedcost.contract import Analysis, register
+from fedcost.contract import Analysis
 
 DEFAULT_SEED = 20240501
 
 
-@register
 class CEAAnalysis(Analysis):
     """ICER, INMB, dominance, CE plane and CEAC (see the module docstring)."""
 

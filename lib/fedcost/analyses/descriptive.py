@@ -33,7 +33,7 @@ import pandas as pd
 from fedcost.analyses import common as cm
 from fedcost.analyses.suppression import suppress_table
 from fedcost.errors import DisclosureError, UsageError
-from fedcost.contract import Analysis, register
+from fedcost.contract import Analysis
 
 
 class Block:
@@ -44,7 +44,6 @@ class Block:
             n, codes, years, cost, los, comps, bins
 
 
-@register
 class DescriptiveAnalysis(Analysis):
     """Counts, means, SDs, shares and quantiles by up to two groupings (see the module docstring).
 

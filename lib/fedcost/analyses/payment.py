@@ -32,10 +32,9 @@ import pandas as pd
 from fedcost.analyses import common as cm
 from fedcost.analyses.suppression import suppress_table
 from fedcost.errors import DisclosureError, UsageError
-from fedcost.contract import Analysis, register
+from fedcost.contract import Analysis
 
 
-@register
 class PaymentAnalysis(Analysis):
     """Payment gap and overspend per group (see the module docstring).
 

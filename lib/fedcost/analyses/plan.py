@@ -28,10 +28,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-import fedcost.analyses  # noqa: F401  (registers the kinds)
 from fedcost.errors import DataError, UsageError
 from fedcost.policy import Policy
-from fedcost.contract import REGISTRY, Analysis
+from fedcost.analyses.kinds import KINDS
+from fedcost.contract import Analysis
 
 
 def read_plan(path: str | Path) -> dict:
@@ -89,14 +89,14 @@ def load_plan(path: str | Path, policy: Policy | str | Path | None = None) -> di
     out: dict[str, Analysis] = {}
     for name, spec in raw["analyses"].items():
         if not isinstance(spec, dict) or "kind" not in spec:
-            raise DataError(f"{path}: analysis {name!r} needs a kind ({', '.join(sorted(REGISTRY))})")
+            raise DataError(f"{path}: analysis {name!r} needs a kind ({', '.join(sorted(KINDS))})")
         spec = dict(spec)
         kind = spec.pop("kind")
         spec.pop("description", None)
-        if kind not in REGISTRY:
-            raise DataError(f"{path}: analysis {name!r} has unknown kind {kind!r}; known: {', '.join(sorted(REGISTRY))}")
+        if kind not in KINDS:
+            raise DataError(f"{path}: analysis {name!r} has unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
         try:
-            out[name] = REGISTRY[kind](**with_policy(kind, spec, policy))
+            out[name] = KINDS[kind](**with_policy(kind, spec, policy))
         except TypeError as exc:
             raise DataError(f"{path}: analysis {name!r}: {exc}") from None
     return out

@@ -63,7 +63,7 @@ from scipy import stats as sps
 
 from fedcost import __version__
 from fedcost.analyses import common as cm
-from fedcost.results import _clean, replace_folder
+from fedcost.results import json_safe, replace_folder
 
 DESCRIPTIONS = {
     "kpi": "Headline indicators (metric, value, unit) drawn from the other tables",
@@ -264,7 +264,7 @@ def _write_dir(out_dir, tables: dict, descr: dict, doc: dict) -> Path:
             manifest["tables"][name] = {"description": descr.get(name, ""), "csv": f"{name}.csv",
                                         "parquet": f"{name}.parquet", "rows": int(len(df)),
                                         "columns": [str(c) for c in df.columns]}
-        (tmp / "results.json").write_text(json.dumps(_clean(doc), indent=2, ensure_ascii=False), encoding="utf-8")
+        (tmp / "results.json").write_text(json.dumps(json_safe(doc), indent=2, ensure_ascii=False), encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         replace_folder(tmp, out_dir)
     except BaseException:

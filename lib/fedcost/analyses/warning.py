@@ -38,13 +38,12 @@ from fedcost.analyses import common as cm
 from fedcost.analyses.descriptive import DescriptiveAnalysis
 from fedcost.analyses.suppression import suppress_table
 from fedcost.errors import DisclosureError
-from fedcost.contract import Analysis, register
+from fedcost.contract import Analysis
 
 THRESHOLDS = {"growth_yellow": 0.08, "growth_red": 0.10, "drg_over_historical": 0.20,
               "drug_share_max": 0.30, "consumable_share_max": 0.20}
 
 
-@register
 class WarningAnalysis(Analysis):
     """Alerts, trend and SPC tables (see the module docstring).
 

@@ -53,11 +53,11 @@ def _step(k: int, n: int, text: str) -> float:
 def run(args) -> int:
     from fedcost.analyses.plan import load_plan, plan_info
     from fedcost.analyses.tables import write_tables
-    from fedcost.cli.run import _printer
+    from fedcost.cli.run import printer
     from fedcost.federation.crypto import init_keys
     from fedcost.data.dictionary import Dictionary
     from fedcost.errors import FedcostError, UsageError
-    from fedcost.federation.api import run_study
+    from fedcost.study import run_study
     from fedcost.policy import Policy
     from fedcost.data.synth import write
     from fedcost.data.validation import validate_file
@@ -98,7 +98,7 @@ def run(args) -> int:
     t = _step(4, steps, f"federation ({args.engine}): plan {Path(args.plan).name}, {len(plan)} analyses "
                         "running concurrently; only CKKS ciphertexts leave the hospitals")
     study = run_study(plan, paths, engine=args.engine, dictionary=dictionary, policy=policy,
-                      keys_dir=work / "keys", workdir=work / "run", progress=_printer(False))
+                      keys_dir=work / "keys", workdir=work / "run", progress=printer(False))
     out = study.output
     print(f"      {out['rounds']} rounds ({out['messages']} messages) in {time.monotonic() - t:.0f} s; "
           f"coordinator saw only ciphertexts: {not out['privacy']['plaintext_statistics_sent_to_server']}")

@@ -38,7 +38,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _printer(quiet: bool):
+def printer(quiet: bool):
     def show(event: dict) -> None:
         if quiet:
             return
@@ -56,7 +56,7 @@ def _printer(quiet: bool):
 def run(args) -> int:
     from fedcost.analyses.plan import load_plan, plan_info
     from fedcost.analyses.tables import write_tables
-    from fedcost.federation.api import run_study
+    from fedcost.study import run_study
     from fedcost.policy import Policy
 
     policy = Policy.load(args.policy)
@@ -66,7 +66,7 @@ def run(args) -> int:
               f"engine {args.engine}", flush=True)
     t0 = time.time()
     study = run_study(plan, args.data, engine=args.engine, dictionary=args.dictionary, policy=policy,
-                      keys_dir=args.keys, workdir=args.workdir, progress=_printer(args.quiet),
+                      keys_dir=args.keys, workdir=args.workdir, progress=printer(args.quiet),
                       encoding=args.encoding)
     if not args.quiet and args.engine == "local":  # the in-process engine reports no progress events
         print(f"{study.output['messages']} rounds in {time.time() - t0:.1f} s", flush=True)

@@ -12,11 +12,23 @@ ClientApp process.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Callable
 
 from fedcost.errors import UsageError
 
 DEFAULT_PROTOCOL = "fedcost"
+
+
+def federated_app_dir() -> Path:
+    """The Flower app folder (ServerApp and ClientApp): $FEDCOST_FEDERATED_APP or federated/ of the project."""
+    env = os.environ.get("FEDCOST_FEDERATED_APP")
+    if env:
+        return Path(env).resolve()
+    from fedcost.paths import PROJECT_ROOT
+
+    return PROJECT_ROOT / "federated"
 
 
 def _fedcost_serve():

@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
-from fedcost.engines.deployment import (
-    ProcessGroup, ProgressTail, _running,
-    federated_app_dir, flower_env, flower_exe, free_ports, prepare, read_output, tail, watch_run,
-    write_run_config,
+from fedcost.engines.jobs import Run
+from fedcost.engines.lifecycle import run_engine
+from fedcost.engines.processes import (
+    ProcessGroup, ProgressTail, flower_env, flower_exe, free_ports, running, tail, watch_run,
 )
-from fedcost.engines.entrypoints import DEFAULT_PROTOCOL
+from fedcost.engines.entrypoints import DEFAULT_PROTOCOL, federated_app_dir
 from fedcost.errors import FederationError
 
 FEDERATION = "local-sim"
@@ -79,7 +80,7 @@ def _find_by_path(path: Path) -> list:
     pids = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
         try:
-            if any(needle in c for c in (proc.info.get("cmdline") or [])) and _running(proc):
+            if any(needle in c for c in (proc.info.get("cmdline") or [])) and running(proc):
                 pids.append(proc)
         except Exception:
             pass
@@ -89,17 +90,13 @@ def _find_by_path(path: Path) -> list:
 RAY_START_FAILED = "timed out during startup"
 
 
-def run(job: dict, nodes: list[dict], workdir: Path, *,
-        protocol: str = DEFAULT_PROTOCOL,
-        timeout: float = 900,
-        progress: Callable[[dict], None] | None = None,
-        node_timeout: float = 120.0,
-        poll_interval: float = 0.02,
-        client_cpus: int = 1,
-        ray_retries: int = 1) -> dict:
+def run(job: dict, nodes, workdir: Path, *, protocol: str = DEFAULT_PROTOCOL, timeout: float = 900,
+        progress: Callable[[dict], None] | None = None, node_timeout: float = 120.0,
+        poll_interval: float = 0.02, client_cpus: int = 1, ray_retries: int = 1,
+        teardown: Iterable[Callable[[Path], object]] = ()) -> dict:
     """Run ``job`` with one simulated SuperNode per entry of ``nodes`` (same contract as deployment).
 
-    ``nodes``, ``job``, ``protocol``, ``progress`` and the
+    ``nodes``, ``job``, ``protocol``, ``progress``, ``teardown`` and the
     returned dict are as in ``fedcost.engines.deployment.run``. On a busy
     machine Ray's node can fail to start (its raylet gives its agents 15 s):
     the run is then retried ``ray_retries`` times.
@@ -109,12 +106,15 @@ def run(job: dict, nodes: list[dict], workdir: Path, *,
     its start), ``run_seconds`` and ``teardown_seconds``.
     ``client_cpus`` is the CPU share Ray gives each ClientApp (more = fewer at once).
     """
+    def start(r: Run, procs: ProcessGroup, tracker: ProgressTail, deadline: float, timings: dict) -> dict:
+        return _start(r, procs, tracker, deadline, timings, timeout=timeout, node_timeout=node_timeout,
+                      poll_interval=poll_interval, client_cpus=client_cpus)
+
     log = Path(workdir).resolve() / "logs" / "flwr-run.log"  # each attempt starts it anew
     for attempt in range(int(ray_retries) + 1):
         try:
-            return _attempt(job, nodes, workdir, protocol=protocol,
-                            timeout=timeout, progress=progress, node_timeout=node_timeout,
-                            poll_interval=poll_interval, client_cpus=client_cpus)
+            return run_engine("simulation", start, job, nodes, workdir, protocol=protocol, timeout=timeout,
+                              progress=progress, teardown=teardown)
         except FederationError as err:
             if hasattr(err, "traceback") or attempt >= ray_retries:
                 raise
@@ -125,75 +125,54 @@ def run(job: dict, nodes: list[dict], workdir: Path, *,
     raise AssertionError("unreachable")
 
 
-def _attempt(job: dict, nodes: list[dict], workdir: Path, *, protocol: str,
-             timeout: float, progress, node_timeout: float, poll_interval: float,
-             client_cpus: int) -> dict:
+def _start(r: Run, procs: ProcessGroup, tracker: ProgressTail, deadline: float, timings: dict, *,
+           timeout: float, node_timeout: float, poll_interval: float, client_cpus: int) -> dict:
     t0, wall0 = time.monotonic(), time.time()
-    job, nodes, workdir = prepare(job, nodes, workdir, protocol)
-    logs = workdir / "logs"
-    home = workdir / "flwr_home"
+    home = r.flwr_home
     home.mkdir(exist_ok=True)
-    (home / "local-superlink" / "superlink.log").unlink(missing_ok=True)
     (home / "config.toml").write_text(
         f'[superlink]\ndefault = "{FEDERATION}"\n\n'
         f'[superlink.{FEDERATION}]\naddress = ":local:"\n', encoding="utf-8")
-    nodes_file = workdir / "nodes.json"
-    nodes_file.write_text(json.dumps(nodes, indent=1), encoding="utf-8")
-    run_config = write_run_config(workdir, protocol=protocol,
-                                  expected_nodes=len(nodes), timeout=timeout,
-                                  node_timeout=node_timeout, poll_interval=poll_interval,
-                                  nodes_file=str(nodes_file))
+    nodes_file = r.workdir / "nodes.json"
+    nodes_file.write_text(json.dumps([n.config() for n in r.nodes], indent=1), encoding="utf-8")
+    run_config = r.write_run_config(timeout=timeout, node_timeout=node_timeout, poll_interval=poll_interval,
+                                    nodes_file=str(nodes_file))
     http_port, control_port = free_ports(2)
-    ray_dir, ray_tmp_created = _ray_tmpdir(workdir)
+    ray_dir, ray_tmp_created = _ray_tmpdir(r.workdir)
     env = flower_env(home, {
         "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": str(http_port),
         "FLWR_LOCAL_CONTROL_API_PORT": str(control_port),
         "RAY_TMPDIR": str(ray_dir),
         "RAY_USAGE_STATS_ENABLED": "0",
     })
-    procs = ProcessGroup(logs)
-    tracker = ProgressTail(Path(job["progress_file"]), progress)
-    timings: dict[str, float] = {}
-    deadline = t0 + timeout
+    procs.finders.append(lambda: _find_local_superlinks(home))  # detached by `flwr run`
+    procs.cleanups.append(lambda: _sweep(ray_dir, r.logs))      # Ray daemons that escaped the tree
+    if ray_tmp_created is not None:
+        procs.cleanups.append(lambda: shutil.rmtree(ray_tmp_created, ignore_errors=True))
+    procs.start("flwr-run", [
+        flower_exe("flwr"), "run", str(federated_app_dir()), FEDERATION, "--stream",
+        "--run-config", str(run_config),
+        "--federation-config", f"num-supernodes={len(r.nodes)} client-resources-num-cpus={int(client_cpus)}",
+    ], env, cwd=r.workdir)
     try:
-        procs.start("flwr-run", [
-            flower_exe("flwr"), "run", str(federated_app_dir()), FEDERATION, "--stream",
-            "--run-config", str(run_config),
-            "--federation-config",
-            f"num-supernodes={len(nodes)} client-resources-num-cpus={int(client_cpus)}",
-        ], env, cwd=workdir)
-        try:
-            status = watch_run(procs, "flwr-run", workdir, tracker, deadline, must_live=[])
-        except FederationError as err:
-            sl_log = home / "local-superlink" / "superlink.log"
-            extra = tail(sl_log, 30)
-            if extra and not hasattr(err, "traceback"):  # not a coordinator error: show Flower's log
-                raise FederationError(f"{err}\n--- {sl_log} (last lines) ---\n{extra}") from None
-            raise
-        # Until the ServerApp runs (local SuperLink, FAB, flwr-simulation); Ray starts
-        # lazily with the first message, inside round 1.
-        started = float(status.get("started_at") or wall0)
-        timings["startup_seconds"] = max(started - wall0, 0.0)
-        timings["run_seconds"] = time.monotonic() - t0 - timings["startup_seconds"]
-        out = read_output(job)
-    finally:
-        t2 = time.monotonic()
-        try:
-            procs.extra.extend(_find_local_superlinks(home))  # detached by `flwr run`
-            procs.teardown()
-            leftovers = _find_by_path(ray_dir)
-            if leftovers:  # Ray daemons that escaped the process tree
-                sweep = ProcessGroup(logs)
-                sweep.extra = leftovers
-                sweep.teardown(grace=3.0)
-        finally:
-            if ray_tmp_created is not None:
-                import shutil
+        status = watch_run(procs, "flwr-run", r.workdir, tracker, deadline, must_live=[])
+    except FederationError as err:
+        sl_log = home / "local-superlink" / "superlink.log"
+        extra = tail(sl_log, 30)
+        if extra and not hasattr(err, "traceback"):  # not a coordinator error: show Flower's log
+            raise FederationError(f"{err}\n--- {sl_log} (last lines) ---\n{extra}") from None
+        raise
+    # Until the ServerApp runs (local SuperLink, FAB, flwr-simulation); Ray starts
+    # lazily with the first message, inside round 1.
+    started = float(status.get("started_at") or wall0)
+    timings["startup_seconds"] = max(started - wall0, 0.0)
+    timings["run_seconds"] = time.monotonic() - t0 - timings["startup_seconds"]
+    return status
 
-                shutil.rmtree(ray_tmp_created, ignore_errors=True)
-        timings["teardown_seconds"] = time.monotonic() - t2
-    out.update(timings)
-    out.setdefault("engine", "simulation")
-    out["transport"] = {k: status.get(k) for k in ("exchanges", "exchange_seconds",
-                                                   "bytes_received", "node_labels")}
-    return out
+
+def _sweep(ray_dir: Path, logs: Path) -> None:
+    leftovers = _find_by_path(ray_dir)
+    if leftovers:
+        sweep = ProcessGroup(logs)
+        sweep.extra = leftovers
+        sweep.teardown(grace=3.0)

@@ -198,6 +198,6 @@ class SecretKeys:
 
 def canonical(obj) -> bytes:
     """Deterministic JSON bytes (sorted keys, repr floats) for sealing and digests."""
-    from fedcost.results import _clean
+    from fedcost.results import json_safe
 
-    return json.dumps(_clean(obj), sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(json_safe(obj), sort_keys=True, separators=(",", ":")).encode()

@@ -20,15 +20,7 @@ from fedcost.federation.crypto import SecretKeys
 from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DisclosureError, FedcostError
 from fedcost.federation import wire
-from fedcost.contract import Analysis
-import fedcost.models.irls  # noqa: F401  (registers the GLM analysis)
-
-
-def _register_analyses() -> None:
-    try:  # analyses of the policy study plan, when installed
-        import fedcost.analyses  # noqa: F401
-    except ImportError:
-        pass
+from fedcost.analyses import kinds
 
 
 def handle(request: bytes, node: dict) -> bytes:
@@ -67,7 +59,6 @@ def _memo(kind: str, path, build):
 
 
 def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
-    _register_analyses()
     keys = _memo("keys", node["key-path"], lambda: SecretKeys.load(node["key-path"]))
     work_dir = node.get("work-dir")
     own = keys.fingerprint_cached(work_dir)
@@ -100,7 +91,7 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
 def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, work_dir, data_key, site
           ) -> tuple[dict, list[bytes]]:
     try:
-        analysis = Analysis.from_spec(item["spec"])
+        analysis = kinds.from_spec(item["spec"])
         analysis.site_ = site
         block = _prepared(analysis, item["spec"], frame, dictionary, work_dir, data_key)
         n = analysis.records(block)

@@ -27,7 +27,7 @@ from fedcost.models import statistics as st
 from fedcost.models.design import Design, build_design
 from fedcost.errors import DataError, DisclosureError, UsageError
 from fedcost.models.families import get_family
-from fedcost.contract import Analysis, register, run_prepared
+from fedcost.contract import Analysis, run_prepared
 
 
 # Encrypted sums come back with an absolute error of about 1e-7 (CKKS, scale 2^40).
@@ -46,7 +46,6 @@ CKKS_RELATIVE_ERROR = 2e-16
 LINEAR_ERROR_MAX = 1e-7
 
 
-@register
 class GLMAnalysis(Analysis):
     """A generalised linear model fitted from summed statistics.
 

@@ -137,9 +137,9 @@ class BuiltReport:
 
 def _title(executed: Path, lang: str) -> str:
     import nbformat
-    from fedcost.reporting.render import _by_lang, _front_matter
+    from fedcost.reporting.render import by_lang, front_matter
     try:
-        meta = _by_lang(_front_matter(nbformat.read(str(executed), as_version=4))[0], lang)
+        meta = by_lang(front_matter(nbformat.read(str(executed), as_version=4))[0], lang)
         return str(meta.get("title") or executed.stem)
     except Exception:  # noqa: BLE001
         return executed.stem

@@ -853,9 +853,9 @@ def quality_lines(s: Study, lang="en") -> str:
 def coefficient_chart(hc: pd.DataFrame, *, lang="en", band=(0.8, 1.2)):
     """Cost difference coefficient per hospital (pseudonyms, in name order: no ranking), unadjusted
     and case-mix adjusted, against the accepted band."""
-    from fedcost.reporting.theme import OKABE_ITO, _figure
+    from fedcost.reporting.theme import OKABE_ITO, figure
     d = hc.sort_values("hospital").reset_index(drop=True)
-    fig, ax = _figure(max(2.2, 0.38 * len(d) + 1.3))
+    fig, ax = figure(max(2.2, 0.38 * len(d) + 1.3))
     ax.axvspan(band[0], band[1], color=OKABE_ITO["sky_blue"], alpha=0.12, lw=0,
                label=f"{t('band', lang)} {band[0]:g}–{band[1]:g}")
     ax.axvline(1.0, color="black", lw=0.8)
@@ -879,9 +879,9 @@ def coefficient_chart(hc: pd.DataFrame, *, lang="en", band=(0.8, 1.2)):
 
 def coef_plot(coefs: pd.DataFrame, *, lang="en", max_terms: int = 60):
     """Cost ratios exp(coef) with 95% CIs on a log axis (intercept left out)."""
-    from fedcost.reporting.theme import OKABE_ITO, _figure
+    from fedcost.reporting.theme import OKABE_ITO, figure
     d = coefs[coefs["term"] != "Intercept"].head(max_terms).iloc[::-1]
-    fig, ax = _figure(max(2.5, 0.16 * len(d) + 1.2))
+    fig, ax = figure(max(2.5, 0.16 * len(d) + 1.2))
     y = np.arange(len(d))
     ax.errorbar(np.exp(d["coef"]), y, xerr=[np.exp(d["coef"]) - np.exp(d["ci_lower"]),
                                              np.exp(d["ci_upper"]) - np.exp(d["coef"])],

@@ -62,7 +62,7 @@ class RenderError(FedcostError):
 
 
 # ----------------------------------------------------------------- front matter and options
-def _front_matter(nb) -> tuple[dict, int | None]:
+def front_matter(nb) -> tuple[dict, int | None]:
     for i, cell in enumerate(nb.cells[:3]):
         if cell.cell_type == "raw":
             m = re.match(r"^\s*---\s*\n(.*?)\n---\s*$", cell.source, flags=re.S)
@@ -74,7 +74,7 @@ def _front_matter(nb) -> tuple[dict, int | None]:
     return {}, None
 
 
-def _by_lang(d: dict, lang: str) -> dict:
+def by_lang(d: dict, lang: str) -> dict:
     """Resolve `key-<lang>` variants and {en:..., zh:...} maps for `lang`; drop other languages' keys."""
     out: dict = {}
     suffixes = {f"-{code}" for code in ("en", "zh")}
@@ -137,8 +137,8 @@ def localise_notebook(nb, lang: str):
     options resolved, `lang` set in the front matter (what Quarto is given)."""
     import copy
     nb = copy.deepcopy(nb)
-    meta, idx = _front_matter(nb)
-    meta = _by_lang(meta, lang)
+    meta, idx = front_matter(nb)
+    meta = by_lang(meta, lang)
     meta["lang"] = "zh-CN" if lang == "zh" else lang
     front = "---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---"
     if idx is None:
@@ -153,7 +153,7 @@ def localise_notebook(nb, lang: str):
         if cell.cell_type == "code":
             opts, body = parse_cell_options(cell.source)
             if any(str(k).endswith(("-en", "-zh")) for k in opts):
-                opts = _by_lang(opts, lang)
+                opts = by_lang(opts, lang)
                 lines = [f"#| {k}: {yaml.safe_dump(v, allow_unicode=True, default_flow_style=True).strip().removesuffix('...').strip()}"
                          for k, v in opts.items()]
                 cell.source = "\n".join(lines + [body])
@@ -251,9 +251,9 @@ def _shortcodes(text: str) -> str:
 
 def notebook_to_markdown(nb, lang: str, media_dir: Path, defaults: dict | None = None) -> tuple[str, dict]:
     """The report body as pandoc Markdown (images written to `media_dir`) and its metadata."""
-    meta, front_idx = _front_matter(nb)
-    meta = _by_lang(meta, lang)
-    project = _by_lang(_project_config(), lang)
+    meta, front_idx = front_matter(nb)
+    meta = by_lang(meta, lang)
+    project = by_lang(_project_config(), lang)
     exec_defaults = {"echo": False, "warning": False, "error": False}
     exec_defaults.update((project.get("execute") or {}))
     exec_defaults.update((meta.get("execute") or {}))
@@ -294,7 +294,7 @@ def notebook_to_markdown(nb, lang: str, media_dir: Path, defaults: dict | None =
         if "parameters" in tags or "injected-parameters" in tags:
             continue
         opts, body = parse_cell_options(cell.source)
-        opts = _by_lang(opts, lang)
+        opts = by_lang(opts, lang)
         o = dict(exec_defaults)
         o.update(opts)
         if o.get("include") is False:
@@ -576,7 +576,7 @@ def render(executed_notebook: str | Path, out_dir: str | Path, formats: Iterable
         raise RenderError(f"{path}: not a readable notebook: {exc}") from None
     if lang is None:
         params = (nb.metadata.get("papermill") or {}).get("parameters") or {}
-        lang = params.get("lang") or _front_matter(nb)[0].get("lang")
+        lang = params.get("lang") or front_matter(nb)[0].get("lang")
     lang = normalise_lang(lang)
     if needs_cjk(lang):
         require_cjk_font()

@@ -146,7 +146,7 @@ def _lang(lang):
     return normalise_lang(lang) if lang else _current_lang
 
 
-def _figure(height: float = FIG_HEIGHT, width: float = FIG_WIDTH):
+def figure(height: float = FIG_HEIGHT, width: float = FIG_WIDTH):
     fig = Figure(figsize=(width, height), layout="constrained")
     return fig, fig.add_subplot()
 
@@ -198,7 +198,7 @@ def funnel_plot(df: pd.DataFrame, *, lang: str | None = None, x: str = "n", y: s
         label = next((c for c in ("hospital", "site", "name") if c in df.columns), None)
     d = df.dropna(subset=[x, y]).copy()
     d = d[(d[x] > 0) & (d[y] > 0)]
-    fig, ax = _figure(FIG_HEIGHT + 0.3)
+    fig, ax = figure(FIG_HEIGHT + 0.3)
     if limits is not None:
         _need(limits, [x, "lower95", "upper95", "lower998", "upper998"], "funnel_plot limits")
         lim = limits.sort_values(x)
@@ -307,7 +307,7 @@ def trend_chart(df: pd.DataFrame, *, lang: str | None = None, x: str = "period",
     lang = _lang(lang)
     _need(df, [x, y] + ([group] if group else []), "trend_chart")
     d = df.copy()
-    fig, ax = _figure()
+    fig, ax = figure()
     periods = list(dict.fromkeys(d[x].tolist()))
     pos = {p: i for i, p in enumerate(periods)}
     d["_pos"] = d[x].map(pos)
@@ -387,7 +387,7 @@ def cost_structure_bars(df: pd.DataFrame, *, lang: str | None = None, group: str
     order = sorted(d.columns, key=lambda c: (COMPONENTS.index(alias[c]) if alias[c] in COMPONENTS else 99))
     d = d[order]
     groups = list(d.index)[::-1]
-    fig, ax = _figure(max(2.2, 0.42 * len(groups) + 1.4))
+    fig, ax = figure(max(2.2, 0.42 * len(groups) + 1.4))
     left = np.zeros(len(groups))
     for i, comp in enumerate(order):
         vals = d.loc[groups, comp].to_numpy(dtype=float)
@@ -452,7 +452,7 @@ def payment_gap_bars(df: pd.DataFrame, *, lang: str | None = None, group: str = 
     d = d.reindex(d["_gap"].abs().sort_values(ascending=False).index).head(max_groups)
     d = d.sort_values("_gap")
     names = d[label] if label and label in d.columns else d[group]
-    fig, ax = _figure(max(2.4, 0.3 * len(d) + 1.3))
+    fig, ax = figure(max(2.4, 0.3 * len(d) + 1.3))
     colours = [HIGH if g > 0 else LOW for g in d["_gap"]]
     ax.barh(range(len(d)), d["_gap"], color=colours, height=0.7)
     ax.axvline(0, color="black", lw=0.9)
@@ -492,7 +492,7 @@ def ce_plane(df: pd.DataFrame, *, lang: str | None = None, d_cost: str = "d_cost
     """
     lang = _lang(lang)
     _need(df, [d_cost, d_effect] + ([strategy] if strategy else []), "ce_plane")
-    fig, ax = _figure(FIG_HEIGHT + 0.4)
+    fig, ax = figure(FIG_HEIGHT + 0.4)
     groups = list(df.groupby(strategy, sort=True)) if strategy else [(None, df)]
     for i, (g, gd) in enumerate(groups):
         col = PALETTE[i % len(PALETTE)]
@@ -553,7 +553,7 @@ def ceac(df: pd.DataFrame, *, lang: str | None = None, wtp: str = "wtp", prob: s
     """
     lang = _lang(lang)
     _need(df, [wtp, prob] + ([strategy] if strategy else []), "ceac")
-    fig, ax = _figure()
+    fig, ax = figure()
     groups = list(df.groupby(strategy, sort=True)) if strategy else [(None, df)]
     for i, (g, gd) in enumerate(groups):
         gd = gd.sort_values(wtp)

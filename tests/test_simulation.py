@@ -5,7 +5,7 @@ import pytest
 
 from fedcost.engines import simulation
 
-from test_engines_deployment import ECHO, ChildWatcher, expected, flower_processes_under, make_nodes
+from flower_helpers import ECHO, ChildWatcher, expected, flower_processes_under, make_nodes
 
 
 @pytest.mark.slow

@@ -7,25 +7,22 @@ and the coordinator passes its public one (`keys_dir`).
 """
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fedcost import __version__
+from fedcost import engines
+from fedcost.engines.jobs import Node
 from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE, init_keys
+from fedcost.federation.relay import stop_workers
 from fedcost.models.design import check_formula_fields
 from fedcost.data.dictionary import Dictionary
 from fedcost.errors import FedcostError, UsageError
 from fedcost.policy import Policy
 from fedcost.contract import Analysis
 
-ENGINES = {
-    "deployment": "fedcost.engines.deployment",
-    "simulation": "fedcost.engines.simulation",
-    "local": "fedcost.federation.local",
-}
 
 
 @dataclass
@@ -95,7 +92,7 @@ def code_version() -> str | None:
     return out.stdout.strip() + ("+modified" if dirty else "")
 
 
-def hospital_nodes(paths, secret_key: Path, workdir: Path, encoding: str | None = None) -> list[dict]:
+def hospital_nodes(paths, secret_key: Path, workdir: Path, encoding: str | None = None) -> list[Node]:
     """One node description per hospital file: its data, its key, a private work folder."""
     nodes, seen = [], set()
     for p in paths:
@@ -106,11 +103,8 @@ def hospital_nodes(paths, secret_key: Path, workdir: Path, encoding: str | None 
         while label in seen:
             label += "_"
         seen.add(label)
-        node = {"data-path": str(path), "key-path": str(secret_key), "work-dir": str(workdir / "hospitals" / label),
-                "hospital": label}
-        if encoding:
-            node["encoding"] = encoding
-        nodes.append(node)
+        nodes.append(Node(label, (workdir / "hospitals" / label).resolve(), path, Path(secret_key).resolve(),
+                          settings={"encoding": encoding} if encoding else {}))
     return nodes
 
 
@@ -119,8 +113,7 @@ def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", 
               workdir: str | Path | None = None, progress=None, encoding: str | None = None,
               timeout: float = 1800) -> Study:
     """Run `analyses` concurrently over one hospital per path; return a `Study`."""
-    if engine not in ENGINES:
-        raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    run_engine = engines.get(engine)
     paths = list(paths)
     if not paths:
         raise UsageError("no hospital data files given")
@@ -148,8 +141,7 @@ def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", 
             "expected_hospitals": len(nodes),
             "max_rounds": 60,
         }
-        module = importlib.import_module(ENGINES[engine])
-        output = module.run(job, nodes, run_dir, progress=progress, timeout=timeout)
+        output = run_engine(job, nodes, run_dir, progress=progress, timeout=timeout, teardown=(stop_workers,))
         return Study(output=output, engine=engine, dictionary=dictionary, hospitals=output["hospitals"],
                      workdir=run_dir if keep else None, specs=job["analyses"])
     finally:
