@@ -44,17 +44,16 @@ class Analysis(ABC):
         return int(block.n) if hasattr(block, "n") else len(block)
 
     @abstractmethod
-    def initial_state(self) -> dict:
-        """State before the first round (the same at every hospital)."""
+    def initial_state(self, sites: int) -> dict:
+        """State before the first round (the same at every hospital); ``sites`` hospitals take part."""
 
     @abstractmethod
-    def statistics(self, block, state: dict) -> np.ndarray:
+    def statistics(self, block, state: dict, site: int) -> np.ndarray:
         """This hospital's statistics for the round, as one float vector.
 
-        `self.site_` = {"index": i, "count": n} says which of the n hospital
-        slots is this hospital's, for statistics reported per hospital (a
-        hospital writes into its own slot and zeros elsewhere; only the sum,
-        decrypted by the hospitals, reveals the slots).
+        ``site`` is this hospital's slot (0 .. sites-1), for statistics reported
+        per hospital (a hospital writes into its own slot and zeros elsewhere;
+        only the sum, decrypted by the hospitals, reveals the slots).
         """
 
     @abstractmethod
@@ -91,7 +90,7 @@ def run_pooled(analyses: dict[str, Analysis], frames: list[pd.DataFrame], dictio
 
 def run_prepared(analyses: dict[str, Analysis], blocks: dict[str, list], on_round=None, max_rounds: int = 100) -> dict:
     """`run_pooled` on blocks already prepared by each analysis (one block per hospital)."""
-    states = {name: a.initial_state() for name, a in analyses.items()}
+    states = {name: a.initial_state(len(blocks[name])) for name, a in analyses.items()}
     rounds = {name: 0 for name in analyses}
     r = 0
     while any(not s.get("done") for s in states.values()):
@@ -105,8 +104,7 @@ def run_prepared(analyses: dict[str, Analysis], blocks: dict[str, list], on_roun
             a = analyses[name]
             total = 0.0
             for i, b in enumerate(blocks[name]):
-                a.site_ = {"index": i, "count": len(blocks[name])}
-                total = total + np.asarray(a.statistics(b, states[name]), dtype=float)
+                total = total + np.asarray(a.statistics(b, states[name], i), dtype=float)
             states[name] = a.advance(states[name], total)
             rounds[name] += 1
     return {"results": {n: s["result"] for n, s in states.items()}, "rounds": rounds, "total_rounds": r}

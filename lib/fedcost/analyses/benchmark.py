@@ -98,8 +98,8 @@ class BenchmarkAnalysis(Analysis):
     def records(self, block) -> int:
         return int(min(block["n"], block["design"].n))
 
-    def initial_state(self) -> dict:
-        return {"model": self.glm.initial_state(), "oe": None, "w": {"phase": "w_hist"}}
+    def initial_state(self, sites: int) -> dict:
+        return {"model": self.glm.initial_state(sites), "oe": None, "w": {"phase": "w_hist"}, "sites": int(sites)}
 
     @property
     def model_(self) -> GLMAnalysis:
@@ -107,37 +107,32 @@ class BenchmarkAnalysis(Analysis):
         self.glm.columns_, self.glm.factor_slices_ = self.model_columns_, self.model_factor_slices_
         return self.glm
 
-    @property
-    def _sites(self) -> int:
-        return int(self.site_["count"])
-
     def _parts(self, state) -> list[tuple[str, int]]:
         """Running parts of this round and their vector sizes (from the state alone)."""
-        parts = []
+        parts, sites = [], int(state["sites"])
         L, S, B = len(self.levels_), cm.SUB_BINS, len(self.edges_) - 1
         if not state["model"].get("done"):
             p = len(self.model_.columns_)
             parts.append(("model", self.model_._layout(state["model"]["phase"], p).size))
         elif state["oe"] is None:
-            parts.append(("oe", 5 * self._sites))
+            parts.append(("oe", 5 * sites))
         w = state["w"]["phase"]
         if w == "w_hist":
-            parts.append(("w", L * (3 + B) + 2 * self._sites))
+            parts.append(("w", L * (3 + B) + 2 * sites))
         elif w == "w_refine":
             parts.append(("w", L * 4 * S))
         elif w == "w_trim":
             parts.append(("w", 2 * L))
         elif w == "w_cmi":
-            parts.append(("w", 2 * self._sites))
+            parts.append(("w", 2 * sites))
         return parts
 
-    def statistics(self, block, state: dict) -> np.ndarray:
+    def statistics(self, block, state: dict, site: int) -> np.ndarray:
         out = []
-        i, k = int(self.site_["index"]), self._sites
+        i, k = int(site), int(state["sites"])
         for name, size in self._parts(state):
             if name == "model":
-                self.model_.site_ = self.site_
-                v = self.model_.statistics(block["design"], state["model"])
+                v = self.model_.statistics(block["design"], state["model"], site)
             elif name == "oe":
                 v = np.zeros((k, 5))
                 d = block["design"]

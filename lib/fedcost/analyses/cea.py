@@ -66,10 +66,10 @@ class CEAAnalysis(Analysis):
     def records(self, block) -> int:
         return int(block["n"])
 
-    def initial_state(self):
+    def initial_state(self, sites: int):
         return {"phase": "sums"}
 
-    def statistics(self, block, state):
+    def statistics(self, block, state, site: int):
         arm, c, e = block["arm"], block["c"], block["e"]
         out = []
         for a in (0, 1):

@@ -102,7 +102,7 @@ class DescriptiveAnalysis(Analysis):
     def records(self, block) -> int:
         return int(block.n)
 
-    def initial_state(self) -> dict:
+    def initial_state(self, sites: int) -> dict:
         if cm.PERIOD in self.params["by"]:
             return {"phase": "scan"}
         return {"phase": "moments", "levels": self._levels(None)}
@@ -141,7 +141,7 @@ class DescriptiveAnalysis(Analysis):
             return g.size * (4 + k + self.n_bins)
         return g.size * (2 + 2 * len(self.params["quantiles"]) * cm.SUB_BINS)
 
-    def statistics(self, block: Block, state: dict) -> np.ndarray:
+    def statistics(self, block: Block, state: dict, site: int = 0) -> np.ndarray:
         phase = state["phase"]
         if phase == "scan":
             lo, hi = self.years_

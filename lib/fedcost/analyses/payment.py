@@ -65,13 +65,13 @@ class PaymentAnalysis(Analysis):
     def records(self, block) -> int:
         return int(block["n"])
 
-    def initial_state(self) -> dict:
+    def initial_state(self, sites: int) -> dict:
         return {"phase": "sums"}
 
     def _grid(self) -> cm.Grid:
         return cm.Grid([self.params["group"]], [self.levels_])
 
-    def statistics(self, block, state):
+    def statistics(self, block, state, site: int):
         g = self._grid()
         cost, codes = block["cost"], block["codes"]
         std = np.array([self.params["standards"][c] for c in self.levels_] + [np.nan])

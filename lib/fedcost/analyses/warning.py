@@ -72,12 +72,11 @@ class WarningAnalysis(Analysis):
     def records(self, block) -> int:
         return int(block.n)
 
-    def initial_state(self) -> dict:
-        return self.table_.initial_state()
+    def initial_state(self, sites: int) -> dict:
+        return self.table_.initial_state(sites)
 
-    def statistics(self, block, state):
-        self.table_.site_ = getattr(self, "site_", None)
-        return self.table_.statistics(block, state)
+    def statistics(self, block, state, site: int):
+        return self.table_.statistics(block, state, site)
 
     def advance(self, state, total):
         new = self.table_.advance(state, total)

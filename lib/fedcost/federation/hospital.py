@@ -92,14 +92,13 @@ def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, wo
           ) -> tuple[dict, list[bytes]]:
     try:
         analysis = kinds.from_spec(item["spec"])
-        analysis.site_ = site
         block = _prepared(analysis, item["spec"], frame, dictionary, work_dir, data_key)
         n = analysis.records(block)
         if n < disclosure["min_cell_records"]:
             return {"status": "refused", "reason": f"{n} records for this analysis, fewer than the minimum "
                                                   f"{disclosure['min_cell_records']} per hospital"}, []
         if item.get("sealed") is None:
-            state = analysis.initial_state()
+            state = analysis.initial_state(site["count"])
         else:
             state = keys.open(item["sealed"])
             total = keys.decrypt([blobs[f"sum/{name}/{i}"] for i in range(item["chunks"])], item["length"])
@@ -111,7 +110,7 @@ def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, wo
                 return {"status": "withheld", "reason": str(exc)}, []
             _write_local_report(analysis, name, frame, released, work_dir)
             return {"status": "released", "result": released, "digest": keys.digest(released)}, []
-        stats = analysis.statistics(block, state)
+        stats = analysis.statistics(block, state, site["index"])
         chunks = keys.encrypt(stats)
         return {"status": "running", "sealed": keys.seal(state), "digest": keys.digest(state),
                 "length": int(len(stats)), "chunks": len(chunks)}, chunks

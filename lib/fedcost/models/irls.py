@@ -84,7 +84,7 @@ class GLMAnalysis(Analysis):
     def linear(self) -> bool:
         return self.family.name == "gaussian" and self.link.name == "identity"
 
-    def initial_state(self) -> dict:
+    def initial_state(self, sites: int) -> dict:
         phase = "linear" if self.linear else ("local" if self.params["start"] == "local" else "mean")
         return {"phase": phase, "iteration": 0}
 
@@ -100,7 +100,7 @@ class GLMAnalysis(Analysis):
             return st.Layout(m + (("h", "sym", p), ("hb", p)))
         return st.point_layout(p)  # point, robust
 
-    def statistics(self, d: Design, state: dict) -> np.ndarray:
+    def statistics(self, d: Design, state: dict, site: int = 0) -> np.ndarray:
         phase, p = state["phase"], d.X.shape[1]
         lay = self._layout(phase, p)
         if phase == "mean":
@@ -127,7 +127,6 @@ class GLMAnalysis(Analysis):
         local = GLMAnalysis(**{**self.params, "start": "naive", "robust": False})
         local.columns_, local.factor_slices_ = self.columns_, self.factor_slices_
         local.factor_levels_ = getattr(self, "factor_levels_", None)
-        local.local_mode_ = True
         try:
             out = run_prepared({"fit": local}, {"fit": [d]}, max_rounds=60)
             beta = np.asarray(out["results"]["fit"]["beta_full"])
@@ -184,7 +183,7 @@ class GLMAnalysis(Analysis):
         return self._linear_done(state, point, kept)
 
     def _linear_done(self, state, point, kept) -> dict:
-        if self.params["robust"] and not getattr(self, "local_mode_", False):
+        if self.params["robust"]:
             state.update(phase="robust")
             return state
         return self._finish(state, point, kept)
