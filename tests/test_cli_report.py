@@ -39,10 +39,10 @@ def test_missing_params_file_is_a_usage_error(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_bad_yaml_and_unknown_language_are_usage_errors(tmp_path, capsys):
-    bad = _params(tmp_path, "lang: [en\n")
-    assert main(["report", "--params", str(bad), "--out", str(tmp_path / "o")]) == 2
-    assert "not valid YAML" in capsys.readouterr().err
+def test_bad_yaml_is_bad_input_and_an_unknown_language_a_usage_error(tmp_path, capsys):
+    bad = _params(tmp_path, "lang: [en\n")  # the one rule of fedcost.config: a malformed file is bad input
+    assert main(["report", "--params", str(bad), "--out", str(tmp_path / "o")]) == 1
+    assert f"{bad}: not valid YAML" in capsys.readouterr().err
     fr = _params(tmp_path, "lang: fr\n")
     assert main(["report", "--params", str(fr), "--out", str(tmp_path / "o")]) == 2
     assert "unknown report language 'fr'" in capsys.readouterr().err

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from fedcost.config import load_mapping
 from fedcost.errors import DataError
 from fedcost.paths import default_policy_file
 
@@ -30,12 +30,7 @@ class Policy:
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Policy":
         file = Path(path) if path is not None else default_policy_file()
-        if not file.is_file():
-            raise DataError(f"{file}: no such policy file")
-        try:
-            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise DataError(f"{file}: cannot parse YAML: {exc}") from None
+        raw = load_mapping(file, "policy")
         policy = cls(path=file, raw=raw)
         policy.disclosure  # validate now, not at release time
         return policy

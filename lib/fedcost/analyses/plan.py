@@ -25,9 +25,9 @@ policy's ``alerts`` section, ``benchmark.band`` and ``trim`` from
 """
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
+from fedcost.config import load_mapping
 from fedcost.errors import DataError, UsageError
 from fedcost.policy import Policy
 from fedcost.analyses.kinds import KINDS
@@ -37,12 +37,7 @@ from fedcost.contract import Analysis
 def read_plan(path: str | Path) -> dict:
     """The plan file as a dict ({'plan': {...}, 'analyses': {name: params}})."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such plan file")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot parse TOML: {exc}") from None
+    raw = load_mapping(path, "plan")
     if not isinstance(raw.get("analyses"), dict) or not raw["analyses"]:
         raise DataError(f"{path}: the plan lists no [analyses.NAME] tables")
     return raw

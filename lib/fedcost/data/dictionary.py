@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from fedcost.config import load_mapping
 from fedcost.errors import DataError
 from fedcost.paths import default_dictionary_dir
 
@@ -65,10 +66,7 @@ class Dictionary:
             raise DataError(f"{folder}: no such dictionary folder")
         if not spec_file.is_file():
             raise DataError(f"{folder}: not a data dictionary (dictionary.yaml is missing)")
-        try:
-            spec = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise DataError(f"{spec_file}: cannot parse YAML: {exc}") from None
+        spec = load_mapping(spec_file, "data dictionary")
         code_lists = {}
         codes_dir = folder / "codes"
         if codes_dir.is_dir():

@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Sequence
 
 import yaml
 
+from fedcost.config import load_mapping
 from fedcost.errors import FedcostError, UsageError
 from fedcost.paths import PROJECT_ROOT
 from fedcost.reporting.i18n import LANGUAGES, t
@@ -74,16 +75,7 @@ def load_params(path: str | Path | None) -> Params:
     if path is None:
         return Params(values={})
     file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"{file}: no such parameters file")
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{file}: not valid YAML: {exc}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise UsageError(f"{file}: the parameters file must be a mapping of name: value")
+    raw = load_mapping(file, "parameters")
     return params_from_mapping(raw, base=file.parent, source=file)
 
 
