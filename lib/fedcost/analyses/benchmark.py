@@ -323,13 +323,7 @@ class BenchmarkAnalysis(Analysis):
         }
         pmin, pmax = float(np.min(1 / s ** 2)), float(np.max(1 / s ** 2))
         grid = np.geomspace(pmin * 0.5, pmax * 1.5, 60)
-        sg = 1 / np.sqrt(grid)
-        if applied and mode == "random":
-            sga = np.sqrt(sg ** 2 + tau2)
-        elif applied and mode == "multiplicative":
-            sga = sg * math.sqrt(phi_hat)
-        else:
-            sga = sg
+        sga = adjusted_se(1 / np.sqrt(grid), mode if applied else "none", tau2, phi_hat)
         curve = {"precision": grid.tolist(), "lower95": (1 - Z95 * sga).tolist(), "upper95": (1 + Z95 * sga).tolist(),
                  "lower998": (1 - Z998 * sga).tolist(), "upper998": (1 + Z998 * sga).tolist()}
         drg = {
@@ -396,6 +390,17 @@ class BenchmarkAnalysis(Analysis):
         return out
 
 
+def adjusted_se(s, mode: str, tau2: float, phi_hat: float) -> np.ndarray:
+    """A null standard error widened for over-dispersion: additive random effect ('random':
+    sqrt(s^2 + tau^2)), multiplicative (s sqrt(phi_hat)), or unchanged ('none')."""
+    s = np.asarray(s, float)
+    if mode == "random":
+        return np.sqrt(s ** 2 + tau2)
+    if mode == "multiplicative":
+        return s * math.sqrt(phi_hat)
+    return s
+
+
 def funnel_statistics(ratio, s, mode: str = "random", target: float = 1.0) -> dict:
     """Spiegelhalter (2005) funnel quantities for ratios with null standard errors s.
 
@@ -417,12 +422,7 @@ def funnel_statistics(ratio, s, mode: str = "random", target: float = 1.0) -> di
     denom = float(w.sum() - (w ** 2).sum() / w.sum()) if I else float("nan")
     tau2 = max(0.0, (I * phi_hat - (I - 1)) / denom) if I > 1 and denom > 0 else 0.0
     applied = mode != "none" and phi_hat > 1
-    if applied and mode == "random":
-        sd_adj = np.sqrt(s ** 2 + tau2)
-    elif applied and mode == "multiplicative":
-        sd_adj = s * math.sqrt(phi_hat)
-    else:
-        sd_adj = s
+    sd_adj = adjusted_se(s, mode if applied else "none", tau2, phi_hat)
     return {"z": z, "z_adjusted": (ratio - target) / sd_adj, "sd_adjusted": sd_adj, "phi_hat": phi_hat,
             "tau2": float(tau2), "applied": bool(applied), "k": k,
             "p_overdispersion": float(1 - sps.chi2.cdf(I * phi_hat, I - 1)) if I > 1 else float("nan"),

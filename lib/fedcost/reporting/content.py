@@ -21,50 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fedcost.reporting.i18n import fmt_number, fmt_pct, fmt_yuan, normalise_lang, t
+from fedcost.reporting.i18n import fmt_number, fmt_pct, fmt_yuan, has, normalise_lang, t
 
-# ------------------------------------------------------------------ labels of the report notebooks
-# (report prose that i18n's shared labels do not cover; `tr` falls back to i18n.t)
-TEXT: dict[str, dict[str, str]] = {
-    "suppressed_cell": {"en": "suppressed", "zh": "已抑制"},
-    "no_records": {"en": "no records", "zh": "无记录"},
-    "federation": {"en": "All hospitals", "zh": "全部医院"},
-    "whole_period": {"en": "Whole period", "zh": "全期"},
-    "los": {"en": "Mean length of stay (days)", "zh": "平均住院日（天）"},
-    "growth_vs_prev": {"en": "Growth on previous year", "zh": "较上年增长"},
-    "interval": {"en": "95% interval", "zh": "95% 区间"},
-    "within": {"en": "within", "zh": "达标"},
-    "above": {"en": "above target", "zh": "超过目标"},
-    "not_applicable": {"en": "–", "zh": "–"},
-    "level_prefix": {"en": "Level", "zh": "等级"},
-    "region_prefix": {"en": "Region", "zh": "地区"},
-    "group": {"en": "Group", "zh": "分组"},
-    "yoy": {"en": "Year-on-year growth", "zh": "同比增长"},
-    "qoq": {"en": "Growth on previous quarter", "zh": "环比增长"},
-    "quadrant_NE": {"en": "more costly, more effective", "zh": "成本更高、效果更好"},
-    "quadrant_NW": {"en": "more costly, less effective (dominated)", "zh": "成本更高、效果更差（劣势）"},
-    "quadrant_SE": {"en": "less costly, more effective (dominant)", "zh": "成本更低、效果更好（优势）"},
-    "quadrant_SW": {"en": "less costly, less effective", "zh": "成本更低、效果更差"},
-    "decision_cost-effective": {"en": "cost-effective", "zh": "具有成本效果"},
-    "decision_not cost-effective": {"en": "not cost-effective", "zh": "不具有成本效果"},
-    "decision_dominant": {"en": "dominant", "zh": "占优"},
-    "decision_dominated": {"en": "dominated", "zh": "被占优"},
-    "flag_within": {"en": "within limits", "zh": "控制限内"},
-    "flag_alert_high": {"en": "above 95% limit", "zh": "高于 95% 控制限"},
-    "flag_alert_low": {"en": "below 95% limit", "zh": "低于 95% 控制限"},
-    "flag_alarm_high": {"en": "above 99.8% limit", "zh": "高于 99.8% 控制限"},
-    "flag_alarm_low": {"en": "below 99.8% limit", "zh": "低于 99.8% 控制限"},
-    "band_within": {"en": "within band", "zh": "区间内"},
-    "band_high": {"en": "above band", "zh": "高于区间"},
-    "band_low": {"en": "below band", "zh": "低于区间"},
-    "raw_coefficient": {"en": "Unadjusted", "zh": "未调整"},
-    "adjusted_coefficient": {"en": "Case-mix adjusted", "zh": "病例组合调整后"},
-    "yes": {"en": "yes", "zh": "是"},
-    "strategy_combination": {"en": "combination", "zh": "联合治疗"},
-    "strategy_standard": {"en": "standard", "zh": "标准治疗"},
-    "benchmark": {"en": "benchmark", "zh": "参照"},
-    "no": {"en": "no", "zh": "否"},
-}
 
 
 REGIONS_ZH = {"east": "东部", "west": "西部", "central": "中部", "north": "北部", "south": "南部",
@@ -93,14 +51,7 @@ def localise_hospitals(df: pd.DataFrame, lang: str | None, col: str = "hospital"
     return out
 
 
-def tr(key: str, lang: str | None = "en", **fmt) -> str:
-    """A label of the report notebooks in `lang` (falls back to the shared i18n labels)."""
-    lang = normalise_lang(lang)
-    entry = TEXT.get(key)
-    if entry is None:
-        return t(key, lang, **fmt)
-    text = entry.get(lang) or entry["en"]
-    return text.format(**fmt) if fmt else text
+tr = t  # the notebooks' name for the one label table (i18n.LABELS)
 
 
 def _nan(v) -> bool:
@@ -134,7 +85,7 @@ def yuan_range(a, b, digits: int = 0, lang: str = "en") -> str:
 
 def strategy_name(name, lang: str = "en") -> str:
     key = f"strategy_{name}"
-    return tr(key, lang) if key in TEXT else str(name)
+    return tr(key, lang) if has(key) else str(name)
 
 
 # ------------------------------------------------------------------ the results folder
