@@ -6,7 +6,6 @@ run) holds the protocol; this file only wires Flower to it and records success
 or failure in the status file the engine watches.
 """
 import json
-import os
 import time
 import traceback
 
@@ -17,12 +16,10 @@ app = ServerApp()
 
 
 def _write_status(path: str, status: dict) -> None:
-    if not path:
-        return
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(status, fh)
-    os.replace(tmp, path)
+    if path:
+        from fedcost.files import write_json
+
+        write_json(path, status)
 
 
 @app.main()

@@ -63,7 +63,7 @@ from scipy import stats as sps
 
 from fedcost import __version__
 from fedcost.analyses import common as cm
-from fedcost.results import json_safe, replace_folder
+from fedcost.files import json_safe, replace_folder
 
 DESCRIPTIONS = {
     "kpi": "Headline indicators (metric, value, unit) drawn from the other tables",

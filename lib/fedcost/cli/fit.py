@@ -50,7 +50,7 @@ def run(args) -> int:
     from fedcost.study import run_study
     from fedcost.models.glm import GLMResults
     from fedcost.models.irls import GLMAnalysis
-    from fedcost.results import write_json
+    from fedcost.files import write_json
 
     analysis = GLMAnalysis(args.formula, args.family, args.link, weights=args.weights, offset=args.offset,
                            start="local", robust=True if args.robust else None)

@@ -37,7 +37,7 @@ import pyarrow as pa
 from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError, UsageError
 from fedcost.data.readers import parse_values, read_table
-from fedcost.results import replace_folder
+from fedcost.files import replace_folder
 
 MAX_LEVELS = 50
 WIDEN = 0.10

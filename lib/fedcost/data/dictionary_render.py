@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from pathlib import Path
 
 from fedcost.data.dictionary import Dictionary, Field
+from fedcost.files import write_text
 
 LANGS = ("en", "zh", "both")
 LABELS = {
@@ -157,21 +157,6 @@ def render_html(d: Dictionary, lang: str = "en") -> str:
             + "\n".join(parts) + "\n</body></html>\n")
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write UTF-8 text to a temporary file next to `path`, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def render_file(d: Dictionary, out: str | os.PathLike, lang: str = "en") -> Path:
     """Render to `out`, choosing Markdown or HTML by its extension (.md / .html, .htm)."""
     suffix = Path(out).suffix.lower()
@@ -181,4 +166,4 @@ def render_file(d: Dictionary, out: str | os.PathLike, lang: str = "en") -> Path
         text = render_html(d, lang)
     else:
         raise ValueError(f"{out}: the output must end in .md or .html")
-    return write_atomic(out, text)
+    return write_text(out, text)

@@ -18,7 +18,7 @@ from pathlib import Path
 from fedcost.federation.crypto import PublicKeys
 from fedcost.errors import FederationError
 from fedcost.federation import wire
-from fedcost.results import write_json
+from fedcost.files import write_json
 
 # Reply header fields a hospital may send; anything else is treated as a leak.
 ALLOWED_REPLY = {"hospital", "status", "reason", "analyses", "data_fingerprint"}

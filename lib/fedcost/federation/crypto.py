@@ -17,7 +17,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import tenseal as ts
 from cryptography.fernet import Fernet, InvalidToken
 
 from fedcost.errors import DataError
+from fedcost.files import write_bytes
 
 POLY_MODULUS = 8192
 COEFF_MOD_BITS = [60, 40, 40, 60]
@@ -54,13 +54,6 @@ def fingerprint(public_ctx_bytes: bytes) -> str:
     return " ".join(h[i:i + 4] for i in range(0, 32, 4))
 
 
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
 def init_keys(out_dir: str | Path, force: bool = False) -> dict:
     """Key ceremony: write the hospitals' secret context, the coordinator's public one, the fingerprint."""
     out = Path(out_dir)
@@ -71,9 +64,9 @@ def init_keys(out_dir: str | Path, force: bool = False) -> dict:
     secret = ctx.serialize(save_secret_key=True)
     public = public_bytes(secret)
     fp = fingerprint(public)
-    _write_atomic(out / SECRET_FILE, secret, 0o600)
-    _write_atomic(out / PUBLIC_FILE, public)
-    _write_atomic(out / FINGERPRINT_FILE, (fp + "\n").encode())
+    write_bytes(out / SECRET_FILE, secret, 0o600)
+    write_bytes(out / PUBLIC_FILE, public)
+    write_bytes(out / FINGERPRINT_FILE, (fp + "\n").encode())
     return {"secret": out / SECRET_FILE, "public": out / PUBLIC_FILE, "fingerprint": fp,
             "secret_bytes": len(secret), "public_bytes": len(public)}
 
@@ -159,7 +152,7 @@ class SecretKeys:
             return file.read_text().strip()
         fp = self.fingerprint
         file.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(file, fp.encode())
+        write_bytes(file, fp.encode())
         return fp
 
     def encrypt(self, vec: np.ndarray) -> list[bytes]:
@@ -198,6 +191,6 @@ class SecretKeys:
 
 def canonical(obj) -> bytes:
     """Deterministic JSON bytes (sorted keys, repr floats) for sealing and digests."""
-    from fedcost.results import json_safe
+    from fedcost.files import json_safe
 
     return json.dumps(json_safe(obj), sort_keys=True, separators=(",", ":")).encode()

@@ -19,6 +19,7 @@ from pathlib import Path
 from fedcost.federation.crypto import SecretKeys
 from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DisclosureError, FedcostError
+from fedcost.files import atomic_path
 from fedcost.federation import wire
 from fedcost.analyses import kinds
 
@@ -143,11 +144,8 @@ def _write_local_report(analysis, name: str, frame, released: dict, work_dir) ->
     table = analysis.local_report(frame, released)
     if table is None:
         return
-    out = Path(work_dir) / "local_reports" / f"{name}.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    with atomic_path(Path(work_dir) / "local_reports" / f"{name}.csv") as tmp:
+        table.to_csv(tmp, index=False)
 
 
 def _file_sha256(path: Path) -> str:
@@ -184,9 +182,6 @@ def _cached(work_dir, name: str, build):
         except Exception:  # noqa: BLE001 - a broken cache is rebuilt
             cache.unlink(missing_ok=True)
     value = build()
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.name + ".tmp")
-    with tmp.open("wb") as fh:
+    with atomic_path(cache, 0o600) as tmp, tmp.open("wb") as fh:
         pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, cache)
     return value

@@ -91,7 +91,7 @@ class GLMResults:
         return dict(self.result)
 
     def save(self, path: str | Path) -> Path:
-        from fedcost.results import write_json
+        from fedcost.files import write_json
 
         return write_json(path, self.result)
 

@@ -31,6 +31,7 @@ from typing import Callable, Iterable, Sequence
 import yaml
 
 from fedcost.config import load_mapping
+from fedcost.files import atomic_path, write_text
 from fedcost.errors import FedcostError, UsageError
 from fedcost.paths import PROJECT_ROOT
 from fedcost.reporting.i18n import LANGUAGES, t
@@ -227,9 +228,7 @@ def write_index(out: str | Path, built: Sequence[BuiltReport] = ()) -> Path:
     # forget reports whose files are gone
     rows = [e for e in entries.values() if any((out / e.get(k, "")).is_file() for k in ("html", "pdf") if e.get(k))]
     rows.sort(key=lambda e: (e["name"], e["lang"] != "en", e["lang"]))
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps({"reports": rows}, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, out / MANIFEST)
+    write_text(out / MANIFEST, json.dumps({"reports": rows}, ensure_ascii=False, indent=1))
 
     template = (PROJECT_ROOT / "reports" / "index.qmd")
     title, subtitle, intro = "Reports", None, ""
@@ -252,9 +251,8 @@ def write_index(out: str | Path, built: Sequence[BuiltReport] = ()) -> Path:
         lines.append(f"| {title_cell} | {lang_label} | {' · '.join(links) or '–'} | {e.get('generated', '')} |")
     table = head + "\n".join(lines) + "\n" if lines else "*No reports yet · 暂无报告*\n"
     body = intro.replace("<!-- reports -->", table) if "<!-- reports -->" in intro else intro + "\n\n" + table
-    tmp_html = out / ".index.html.tmp"
-    render_markdown(body, tmp_html, title=title, subtitle=subtitle, lang="en")
-    os.replace(tmp_html, out / "index.html")
+    with atomic_path(out / "index.html") as tmp_html:
+        render_markdown(body, tmp_html, title=title, subtitle=subtitle, lang="en")
     return out / "index.html"
 
 

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from fedcost.errors import FedcostError, UsageError
+from fedcost.files import write_text
 from fedcost.reporting.i18n import normalise_lang
 
 PRIVATE_KERNEL = "fedcost-current"
@@ -53,9 +54,7 @@ def _private_kernelspec() -> str:
     text = json.dumps(spec, indent=1)
     target = kdir / "kernel.json"
     if not target.is_file() or target.read_text(encoding="utf-8") != text:
-        tmp = kdir / f".kernel.json.{os.getpid()}"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)  # atomic: concurrent report runs never read half a file
+        write_text(target, text)  # atomic: concurrent report runs never read half a file
     paths = os.environ.get("JUPYTER_PATH", "")
     if str(root) not in paths.split(os.pathsep):
         os.environ["JUPYTER_PATH"] = os.pathsep.join([str(root)] + ([paths] if paths else []))
