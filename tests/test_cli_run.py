@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fedcost.analyses.tables import read_results, read_tables
+from fedcost.results.folder import read_results, read_tables
 from fedcost.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,8 +62,11 @@ def test_files_and_manifest(out_dir):
         assert info["description"]
     for name, cols in EXPECTED.items():
         assert manifest["tables"][name]["columns"] == cols, name
-    for name in ("descriptive_by_level", "descriptive_by_region", "descriptive_by_period", "descriptive_by_drg"):
-        assert manifest["tables"][name]["columns"][-len(DESCRIPTIVE):] == DESCRIPTIVE
+    derived = ["cost_mean_lower95", "cost_mean_upper95"]  # computed once by the descriptive kind
+    for name in ("descriptive_by_level", "descriptive_by_region", "descriptive_by_drg"):
+        assert manifest["tables"][name]["columns"][-len(DESCRIPTIVE) - 2:] == DESCRIPTIVE + derived
+    assert manifest["tables"]["descriptive_by_period"]["columns"][-len(DESCRIPTIVE) - 3:] == \
+        DESCRIPTIVE + derived + ["growth"]
     assert manifest["tables"]["descriptive_by_region_year"]["columns"][:2] == ["region", "period"]
     assert not list(out_dir.parent.glob(".results.*"))  # no temporary folder left behind
 
@@ -81,6 +84,18 @@ def test_results_json_metadata(out_dir):
     assert set(res["analyses"]) == set(res["specs"])
     assert res["plan"]["plan"]["name"] == "standard"
     assert all(a["status"] == "released" for a in res["analyses"].values())
+
+
+def test_derived_statistics_of_the_descriptive_kind(out_dir):
+    """Interval of the per-case cost and growth on the previous quarter, by hand from the released cells."""
+    d = read_tables(out_dir)["descriptive_by_period"]
+    d = d[(d["period"] != "All") & ~d["suppressed"].astype(bool)].reset_index(drop=True)
+    assert len(d) >= 4
+    se = d["cost_sd"] / np.sqrt(d["n"].astype(float))
+    np.testing.assert_allclose(d["cost_mean_lower95"], d["cost_mean"] - 1.959963984540054 * se, rtol=1e-12)
+    np.testing.assert_allclose(d["growth"].iloc[1:], (d["cost_mean"] / d["cost_mean"].shift(1) - 1).iloc[1:],
+                               rtol=1e-12)
+    assert pd.isna(d["growth"].iloc[0])  # the first quarter has no previous one
 
 
 def test_tables_read_back_the_same(out_dir, hospital_paths):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from fedcost.analyses.benchmark import Z95, Z998, funnel_statistics
+from fedcost.analyses.funnel import Z95, Z998, funnel_statistics
 
 
 def test_constants():

@@ -120,6 +120,6 @@ def test_notebook_runs_through_papermill_without_errors(name, report_results, tm
 
 
 def test_missing_results_folder_is_explained(tmp_path):
-    from fedcost.reporting.content import ResultsNotFound, Study
+    from fedcost.reporting.content import ResultsNotFound, StudyView
     with pytest.raises(ResultsNotFound, match="fedcost run"):
-        Study.load(tmp_path / "nothing-here")
+        StudyView.read(tmp_path / "nothing-here")

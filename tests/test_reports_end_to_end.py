@@ -71,7 +71,7 @@ def test_pdf_holds_the_section_headings_and_no_errors(site, name):
 
 
 def _tables(site):
-    from fedcost.analyses.tables import read_tables
+    from fedcost.results.folder import read_tables
     return read_tables(site["results"])
 
 

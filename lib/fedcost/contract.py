@@ -10,16 +10,57 @@ hospitals stay in step without a trusted party holding the model.
 
 The pooled reference and the federated run share this code: only the
 summation differs (`run_pooled` here, `fedcost.federation` there).
+
+Each kind also owns what its released result means: ``tables`` turns it into
+tidy tables with every derived statistic (z, p, intervals, limits, decisions)
+computed once, so notebooks, findings and charts read them and never
+recompute them (``fedcost.results`` writes and reads them).
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from fedcost.errors import UsageError
+
+@dataclass
+class Tables:
+    """What one released result contributes to a study's tables: frames, headline indicators, descriptions."""
+
+    frames: dict[str, list[pd.DataFrame]] = field(default_factory=dict)
+    kpis: list[dict] = field(default_factory=list)
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+    def add(self, table: str, df: pd.DataFrame, description: str | None = None) -> None:
+        self.frames.setdefault(table, []).append(df)
+        if description:
+            self.descriptions[table] = description
+
+    def kpi(self, metric: str, value, unit: str, analysis: str, description: str = "") -> None:
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            return
+        self.kpis.append({"metric": metric, "value": float(value), "unit": unit, "analysis": analysis,
+                          "description": description})
+
+    def extend(self, other: "Tables") -> None:
+        for table, dfs in other.frames.items():
+            self.frames.setdefault(table, []).extend(dfs)
+        self.kpis += other.kpis
+        self.descriptions.update(other.descriptions)
+
+
+def tidy(columns: dict, **constant) -> pd.DataFrame:
+    """A table from columns, with constant columns (e.g. analysis=name) first."""
+    df = pd.DataFrame(columns)
+    for k, v in reversed(list(constant.items())):
+        df.insert(0, k, v)
+    return df
+
 
 class Analysis(ABC):
     """Base class. Subclasses store their parameters (sklearn style) and set `kind`."""
@@ -67,6 +108,10 @@ class Analysis(ABC):
         surplus next to the region's pooled figures.
         """
         return None
+
+    def tables(self, name: str, result: dict, labels: list[str] | None = None) -> Tables:
+        """The released ``result`` of analysis ``name`` as tidy tables (``labels``: hospital slot -> label)."""
+        return Tables()
 
     def disclose(self, result: dict, disclosure: dict) -> dict:
         """Apply the disclosure rules to a finished result before it leaves the hospitals.

@@ -9,69 +9,19 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from fedcost import __version__
 from fedcost import engines
 from fedcost.engines.jobs import Node
 from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE, init_keys
 from fedcost.federation.relay import stop_workers
 from fedcost.models.design import check_formula_fields
 from fedcost.data.dictionary import Dictionary
-from fedcost.errors import FedcostError, UsageError
+from fedcost.errors import UsageError
 from fedcost.policy import Policy
 from fedcost.contract import Analysis
+from fedcost.results import StudyResult
 
-
-
-@dataclass
-class Study:
-    """What a federated run produced: per-analysis results plus run metadata."""
-
-    output: dict
-    engine: str
-    dictionary: Dictionary
-    hospitals: list[str]
-    workdir: Path | None
-    specs: dict = field(default_factory=dict)
-
-    def status(self, name: str) -> str:
-        return self.output["analyses"][name]["status"]
-
-    def result(self, name: str) -> dict:
-        a = self.output["analyses"][name]
-        if a["status"] != "released":
-            raise FedcostError(f"analysis {name} was {a['status']}: {a.get('reason', '')}")
-        return a["result"]
-
-    def metadata(self) -> dict:
-        priv = self.output["privacy"]
-        return {
-            "engine": self.engine,
-            "dictionary_version": self.dictionary.version,
-            "dictionary_fingerprint": self.dictionary.fingerprint,
-            "fedcost_version": __version__,
-            "git_sha": code_version(),
-            "data_fingerprints": self.output.get("data_fingerprints", {}),
-            "hospital_labels": self.output["hospitals"],
-            "refusals": self.output["refusals"],
-            "messages": self.output["messages"],
-            "privacy": {
-                "server_public_context_only": priv["server_public_context_only"],
-                "bytes_from_each_hospital": priv["bytes_from_each_hospital"],
-                "plaintext_statistics_sent_to_server": priv["plaintext_statistics_sent_to_server"],
-                "ciphertexts_checked": priv["ciphertexts_checked"],
-                "key_fingerprint": priv["key_fingerprint"],
-            },
-        }
-
-    def result_json(self, name: str) -> dict:
-        """The released result of one analysis with the run's metadata (result.json contract)."""
-        out = dict(self.result(name))
-        out["rounds"] = self.output["analyses"][name]["rounds"]
-        out.update(self.metadata())
-        return out
 
 
 def code_version() -> str | None:
@@ -111,8 +61,8 @@ def hospital_nodes(paths, secret_key: Path, workdir: Path, encoding: str | None 
 def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", dictionary=None,
               policy: Policy | str | Path | None = None, keys_dir: str | Path | None = None,
               workdir: str | Path | None = None, progress=None, encoding: str | None = None,
-              timeout: float = 1800) -> Study:
-    """Run `analyses` concurrently over one hospital per path; return a `Study`."""
+              timeout: float = 1800, plan_info: dict | None = None) -> StudyResult:
+    """Run `analyses` concurrently over one hospital per path; return their `StudyResult`."""
     run_engine = engines.get(engine)
     paths = list(paths)
     if not paths:
@@ -142,8 +92,9 @@ def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", 
             "max_rounds": 60,
         }
         output = run_engine(job, nodes, run_dir, progress=progress, timeout=timeout, teardown=(stop_workers,))
-        return Study(output=output, engine=engine, dictionary=dictionary, hospitals=output["hospitals"],
-                     workdir=run_dir if keep else None, specs=job["analyses"])
+        return StudyResult.from_output(output, analyses, engine=engine, dictionary=dictionary,
+                                       workdir=run_dir if keep else None, policy=policy, plan=plan_info,
+                                       git_sha=code_version())
     finally:
         if not keep:
             shutil.rmtree(run_dir, ignore_errors=True)

@@ -51,12 +51,17 @@ import pandas as pd
 from scipy import stats as sps
 
 from fedcost.analyses import common as cm
+from fedcost.analyses.funnel import Z95, Z998, adjusted_se, flag as oe_flag, funnel_statistics
+from fedcost.contract import Analysis, Tables, tidy
 from fedcost.errors import DisclosureError, UsageError
 from fedcost.models.irls import GLMAnalysis
-from fedcost.contract import Analysis
 
 DEFAULT_FORMULA = ("cost_total ~ age + los + comorbidity_score + C(drg_code) + C(sex) + C(admission_type)")
-Z95, Z998 = float(sps.norm.ppf(0.975)), float(sps.norm.ppf(0.999))
+FUNNEL_COLUMNS = ["hospital", "n", "observed_mean", "expected_mean", "oe", "se", "oe_lower95", "oe_upper95",
+                  "precision", "z", "z_adjusted", "limit95_lower", "limit95_upper", "limit998_lower",
+                  "limit998_upper", "funnel_flag"]
+COST_COLUMNS = ["hospital", "n", "per_case_cost", "cmi", "cost_per_weighted_case", "cost_coefficient",
+                "cost_coefficient_flag", "adjusted_coefficient", "adjusted_coefficient_flag"]
 
 
 class BenchmarkAnalysis(Analysis):
@@ -294,17 +299,6 @@ class BenchmarkAnalysis(Analysis):
         def flag(x):
             return "high" if x > hi_b else ("low" if x < lo_b else "within")
 
-        def oe_flag(zv):
-            if zv > Z998:
-                return "alarm_high"
-            if zv > Z95:
-                return "alert_high"
-            if zv < -Z998:
-                return "alarm_low"
-            if zv < -Z95:
-                return "alert_low"
-            return "within"
-
         hospitals = {
             "site": present,
             "n": [int(x) for x in n],
@@ -364,6 +358,28 @@ class BenchmarkAnalysis(Analysis):
                        + (" Few hospitals: the over-dispersion estimate is imprecise." if I < 10 else "")),
         }
 
+    def tables(self, name: str, result: dict, labels=None) -> Tables:
+        out = self.glm.tables(name, result["model"])
+        h = pd.DataFrame(result["hospitals_table"])
+        h["hospital"] = [cm.site_label(labels, v) for v in h["hospital"]]
+        out.add("funnel", tidy(h[FUNNEL_COLUMNS].to_dict("list"), analysis=name),
+                "Per hospital (pseudonymised) observed/expected cost ratio with 95% CI and funnel limits")
+        out.add("funnel_curve", tidy(result["funnel_curve"], analysis=name),
+                "Funnel-plot control limits (95%, 99.8%, over-dispersion adjusted) against precision")
+        out.add("hospital_costs", tidy(h[COST_COLUMNS].to_dict("list"), analysis=name),
+                "Per hospital (pseudonymised): per-case cost, case-mix index, cost coefficient and band flags")
+        out.add("drg_weights", tidy(result["drg_weights"], analysis=name),
+                "DRG relative weights from trimmed mean costs (small groups suppressed)")
+        cc = result["cost_coefficient"]
+        out.kpi("cost_cv_across_hospitals", cc["cv_across_hospitals"], "ratio", name,
+                "coefficient of variation of hospitals' per-case cost")
+        out.kpi("hospitals_outside_band", cc["outside_band"], "hospitals", name,
+                f"hospitals with cost coefficient outside {cc['band'][0]}-{cc['band'][1]}")
+        out.kpi("funnel_outliers", int((h["funnel_flag"] != "within").sum()), "hospitals", name,
+                "hospitals outside the 95% funnel limits (over-dispersion adjusted)")
+        out.kpi("overdispersion_phi", result["funnel"]["phi_hat"], "ratio", name, "winsorised over-dispersion estimate")
+        return out
+
     def disclose(self, result: dict, disclosure: dict) -> dict:
         """Pseudonymise hospitals, require min_hospitals, suppress small DRG groups (n or hospitals)."""
         from fedcost.analyses.suppression import suppress_table
@@ -388,43 +404,3 @@ class BenchmarkAnalysis(Analysis):
         out["drg_weights"] = suppress_table(drg, grid, disclosure)["table"]
         out["pseudonyms"] = "names" if disclosure.get("name_hospitals") else "keyed letters"
         return out
-
-
-def adjusted_se(s, mode: str, tau2: float, phi_hat: float) -> np.ndarray:
-    """A null standard error widened for over-dispersion: additive random effect ('random':
-    sqrt(s^2 + tau^2)), multiplicative (s sqrt(phi_hat)), or unchanged ('none')."""
-    s = np.asarray(s, float)
-    if mode == "random":
-        return np.sqrt(s ** 2 + tau2)
-    if mode == "multiplicative":
-        return s * math.sqrt(phi_hat)
-    return s
-
-
-def funnel_statistics(ratio, s, mode: str = "random", target: float = 1.0) -> dict:
-    """Spiegelhalter (2005) funnel quantities for ratios with null standard errors s.
-
-    z = (ratio - target) / s; phi_hat = mean of z^2 after replacing the
-    floor(0.1 I) smallest and largest z by the next value inwards (10 %
-    winsorisation); if phi_hat > 1 and mode is 'random':
-    tau^2 = max(0, (I phi_hat - (I - 1)) / (sum w - sum w^2 / sum w)), w = 1/s^2,
-    and every standard error becomes sqrt(s^2 + tau^2) ('multiplicative':
-    s sqrt(phi_hat)). Limits are target +- z_a x that standard error.
-    """
-    ratio, s = np.asarray(ratio, float), np.asarray(s, float)
-    I = len(ratio)
-    z = (ratio - target) / s
-    k = int(math.floor(0.1 * I))
-    zs = np.sort(z)
-    zw = np.clip(z, zs[k], zs[I - 1 - k]) if I else z
-    phi_hat = float(np.mean(zw ** 2)) if I else float("nan")
-    w = 1 / s ** 2
-    denom = float(w.sum() - (w ** 2).sum() / w.sum()) if I else float("nan")
-    tau2 = max(0.0, (I * phi_hat - (I - 1)) / denom) if I > 1 and denom > 0 else 0.0
-    applied = mode != "none" and phi_hat > 1
-    sd_adj = adjusted_se(s, mode if applied else "none", tau2, phi_hat)
-    return {"z": z, "z_adjusted": (ratio - target) / sd_adj, "sd_adjusted": sd_adj, "phi_hat": phi_hat,
-            "tau2": float(tau2), "applied": bool(applied), "k": k,
-            "p_overdispersion": float(1 - sps.chi2.cdf(I * phi_hat, I - 1)) if I > 1 else float("nan"),
-            "limit95": (target - Z95 * sd_adj, target + Z95 * sd_adj),
-            "limit998": (target - Z998 * sd_adj, target + Z998 * sd_adj)}

@@ -29,7 +29,7 @@ from scipy import stats as sps
 
 from fedcost.analyses import common as cm
 from fedcost.errors import DataError, DisclosureError, UsageError
-from fedcost.contract import Analysis
+from fedcost.contract import Analysis, Tables, tidy
 
 DEFAULT_SEED = 20240501
 
@@ -103,6 +103,25 @@ class CEAAnalysis(Analysis):
         result["arms"]["hospitals"] = [int(x) for x in state["hospitals"]]
         return {"phase": "done", "done": True, "result": result}
 
+    def tables(self, name: str, result: dict, labels=None) -> Tables:
+        out = Tables()
+        inc = dict(result["incremental"])
+        inc["icer_lower95"], inc["icer_upper95"] = icer_interval(result["ce_plane"]["delta_cost"],
+                                                                 result["ce_plane"]["delta_effect"])
+        out.add("cea_summary", tidy(result["arms"], analysis=name),
+                "Cost-effectiveness: per strategy arm mean cost and QALYs with spread")
+        out.add("cea_incremental", pd.DataFrame([{"analysis": name, **inc}]),
+                "Incremental cost and QALYs, ICER (with its PSA interval), dominance, INMB at the willingness to pay")
+        out.add("ceac", tidy(result["ceac"], analysis=name),
+                "Cost-effectiveness acceptability curve over willingness-to-pay values")
+        out.add("ce_plane", tidy(result["ce_plane"], analysis=name),
+                "Probabilistic sensitivity analysis draws of incremental cost and QALYs")
+        out.kpi("icer", inc["icer"], "yuan per QALY", name, f"{inc['intervention']} vs {inc['comparator']}: {inc['decision']}")
+        out.kpi("inmb", inc["inmb"], "yuan", name, f"incremental net monetary benefit at {inc['wtp']:,.0f} yuan/QALY")
+        out.kpi("prob_cost_effective", inc["prob_cost_effective_psa"], "probability", name,
+                "share of PSA draws with positive INMB at the willingness to pay")
+        return out
+
     def disclose(self, result, disclosure):
         arms = result["arms"]
         for name, n, h in zip(arms["strategy"], arms["n"], arms["hospitals"]):
@@ -124,18 +143,7 @@ def evaluate(mean_cost, mean_effect, S, n, params: dict) -> dict:
     V = S[1] / n[1] + S[0] / n[0]  # covariance of (dC, dE)
     lam = params["wtp"]
     icer = dC / dE if dE != 0 else None
-    if dE > 0 and dC <= 0:
-        quadrant, decision = "SE", "dominant"
-    elif dE < 0 and dC >= 0:
-        quadrant, decision = "NW", "dominated"
-    elif dE > 0:
-        quadrant = "NE"
-        decision = "cost-effective" if icer <= lam else "not cost-effective"
-    elif dE < 0:
-        quadrant = "SW"
-        decision = "cost-effective" if icer >= lam else "not cost-effective"
-    else:
-        quadrant, decision = "none", "no effect difference"
+    quadrant, decision = decide(dC, dE, lam)
     inmb = lam * dE - dC
     var_inmb = lam ** 2 * V[1, 1] + V[0, 0] - 2 * lam * V[0, 1]
     se_inmb = float(np.sqrt(max(var_inmb, 0.0)))
@@ -180,6 +188,47 @@ def evaluate(mean_cost, mean_effect, S, n, params: dict) -> dict:
                    "difference in arm means with covariance S1/n1 + S0/n0, fixed seed; CEAC = share of draws "
                    "with INMB > 0 (probability_normal: closed form)."),
     }
+
+
+def decide(dC: float, dE: float, wtp: float) -> tuple[str, str]:
+    """(quadrant of the CE plane, decision) at a willingness to pay: the one rule, used everywhere."""
+    if dE > 0 and dC <= 0:
+        return "SE", "dominant"
+    if dE < 0 and dC >= 0:
+        return "NW", "dominated"
+    if dE > 0:
+        return "NE", "cost-effective" if dC / dE <= wtp else "not cost-effective"
+    if dE < 0:
+        return "SW", "cost-effective" if dC / dE >= wtp else "not cost-effective"
+    return "none", "no effect difference"
+
+
+def at_wtp(incremental: dict, delta_cost, delta_effect, wtp: float) -> dict:
+    """The incremental result at another willingness to pay: INMB, its interval, the decision and the
+    probability of cost-effectiveness over the same PSA draws (``delta_cost``, ``delta_effect``)."""
+    r = dict(incremental)
+    dc, de = float(r["delta_cost"]), float(r["delta_effect"])
+    var = wtp ** 2 * float(r["se_delta_effect"]) ** 2 + float(r["se_delta_cost"]) ** 2 - 2 * wtp * float(r["cov_delta"])
+    se = float(np.sqrt(max(var, 0.0)))
+    z95 = float(sps.norm.ppf(0.975))
+    inmb = wtp * de - dc
+    r.update(wtp=float(wtp), wtp_basis="report parameter", inmb=inmb, se_inmb=se,
+             inmb_lower95=inmb - z95 * se, inmb_upper95=inmb + z95 * se, decision=decide(dc, de, wtp)[1],
+             prob_cost_effective_normal=float(sps.norm.cdf(inmb / se)) if se > 0 else float(inmb > 0))
+    draws_c, draws_e = np.asarray(delta_cost, float), np.asarray(delta_effect, float)
+    if len(draws_c):
+        r["prob_cost_effective_psa"] = float(np.mean(wtp * draws_e - draws_c > 0))
+    return r
+
+
+def icer_interval(delta_cost, delta_effect) -> tuple[float | None, float | None]:
+    """Percentile 95% interval of the ICER over the PSA draws; (None, None) unless every draw gains effect
+    (with draws on both sides of dE = 0 the ratio has no interval)."""
+    dc, de = np.asarray(delta_cost, float), np.asarray(delta_effect, float)
+    if not len(de) or not (de > 0).all():
+        return None, None
+    icers = dc / de
+    return float(np.quantile(icers, 0.025)), float(np.quantile(icers, 0.975))
 
 
 def _unit(mean: float) -> float:

@@ -18,6 +18,14 @@ from fedcost.errors import DataError, UsageError
 
 ALL = "All"  # label of a margin (total over a grouping column)
 
+
+def site_label(labels, value):
+    """A released 'site:i' (a hospital named by its slot) with the run's label for slot i, where known."""
+    if isinstance(value, str) and value.startswith("site:") and labels:
+        i = int(value[5:])
+        return labels[i] if i < len(labels) and labels[i] else value
+    return value
+
 DEFAULT_COMPONENTS = ("cost_drugs", "cost_consumables", "cost_exams", "cost_procedures",
                       "cost_nursing_bed", "cost_labour", "cost_other")
 

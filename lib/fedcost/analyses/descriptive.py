@@ -33,7 +33,7 @@ import pandas as pd
 from fedcost.analyses import common as cm
 from fedcost.analyses.suppression import suppress_table
 from fedcost.errors import DisclosureError, UsageError
-from fedcost.contract import Analysis
+from fedcost.contract import Analysis, Tables
 
 
 class Block:
@@ -300,6 +300,39 @@ class DescriptiveAnalysis(Analysis):
         }
         return {"phase": "done", "done": True, "result": result, "levels": state["levels"]}
 
+    def tables(self, name: str, result: dict, labels=None) -> Tables:
+        """descriptive_<name>: the released cells plus the 95% interval of the per-case cost and, with a
+        period grouping, the growth of the per-case cost on the group's previous period."""
+        out = Tables()
+        table = name if name.startswith("descriptive") else f"descriptive_{name}"
+        df = pd.DataFrame(result["table"])
+        se = pd.to_numeric(df["cost_sd"], errors="coerce") / np.sqrt(pd.to_numeric(df["n"], errors="coerce"))
+        mean = pd.to_numeric(df["cost_mean"], errors="coerce")
+        df["cost_mean_lower95"], df["cost_mean_upper95"] = mean - Z95 * se, mean + Z95 * se
+        by = list(result["by"] or [])
+        if cm.PERIOD in by:
+            others = [c for c in by if c != cm.PERIOD]
+            ordered = df[df[cm.PERIOD].astype(str) != cm.ALL]
+            keys = [ordered[c].astype(str) for c in others] or [pd.Series(0, index=ordered.index)]
+            prev = mean[ordered.index].groupby(keys).shift(1)
+            df["growth"] = (mean[ordered.index] / prev - 1).reindex(df.index)
+        out.add(table, df, f"Descriptive cost table by {' x '.join(by or ['all admissions'])} "
+                           "(margins 'All'; small cells suppressed)")
+        if not by:
+            t = df.iloc[-1]
+            out.kpi("admissions", t["n"], "cases", name, "records in the federation")
+            out.kpi("hospitals", t["hospitals"], "hospitals", name, "hospitals contributing")
+            out.kpi("per_case_cost", t["cost_mean"], "yuan", name, "mean total cost per admission")
+            for col, unit, d in (("cost_median", "yuan", "median cost per admission"),
+                                 ("cost_p90", "yuan", "90th percentile of cost"),
+                                 ("los_mean", "days", "mean length of stay"),
+                                 ("share_drugs", "share", "drug share of total cost"),
+                                 ("share_consumables", "share", "consumables share of total cost"),
+                                 ("share_exams", "share", "examinations share of total cost")):
+                if col in t:
+                    out.kpi(col, t[col], unit, name, d)
+        return out
+
     def disclose(self, result: dict, disclosure: dict) -> dict:
         """Withhold below min_hospitals overall; suppress small cells with complementary suppression."""
         if result["hospitals"] < disclosure["min_hospitals"]:
@@ -319,6 +352,4 @@ def _qname(q: float) -> str:
     return "cost_median" if abs(q - 0.5) < 1e-12 else f"cost_p{round(q * 100):d}"
 
 
-def table_frame(result: dict) -> pd.DataFrame:
-    """The released table as a tidy DataFrame."""
-    return pd.DataFrame(result["table"])
+Z95 = 1.959963984540054  # the normal 97.5% quantile

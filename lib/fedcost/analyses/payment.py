@@ -32,7 +32,7 @@ import pandas as pd
 from fedcost.analyses import common as cm
 from fedcost.analyses.suppression import suppress_table
 from fedcost.errors import DisclosureError, UsageError
-from fedcost.contract import Analysis
+from fedcost.contract import Analysis, Tables, tidy
 
 
 class PaymentAnalysis(Analysis):
@@ -118,6 +118,18 @@ class PaymentAnalysis(Analysis):
     def local_report(self, frame, result):
         """The hospital's own balance per group (computed and kept at the hospital)."""
         return hospital_payment(frame, self.params["standards"], self.params["group"], self.params["cost"])
+
+    def tables(self, name: str, result: dict, labels=None) -> Tables:
+        out = Tables()
+        t = pd.DataFrame(result["table"])
+        out.add("payment_gap", tidy(t.to_dict("list"), analysis=name),
+                "DRG payment standard against mean cost: gap, overspend rate and ratio (pooled)")
+        tot = t.iloc[-1]
+        out.kpi("overspend_rate", tot["overspend_rate"], "share", name, "share of cases costing more than the standard")
+        out.kpi("overspend_ratio", tot["overspend_ratio"], "share", name, "excess cost / payments")
+        out.kpi("payment_gap_per_case", tot["gap"], "yuan", name, "mean standard minus mean cost per case")
+        out.kpi("payment_surplus", tot["surplus"], "yuan", name, "payments minus costs, all covered cases")
+        return out
 
     def disclose(self, result, disclosure):
         if result["hospitals"] < disclosure["min_hospitals"]:

@@ -38,7 +38,7 @@ from fedcost.analyses import common as cm
 from fedcost.analyses.descriptive import DescriptiveAnalysis
 from fedcost.analyses.suppression import suppress_table
 from fedcost.errors import DisclosureError
-from fedcost.contract import Analysis
+from fedcost.contract import Analysis, Tables, tidy
 
 THRESHOLDS = {"growth_yellow": 0.08, "growth_red": 0.10, "drg_over_historical": 0.20,
               "drug_share_max": 0.30, "consumable_share_max": 0.20}
@@ -85,6 +85,25 @@ class WarningAnalysis(Analysis):
             derived = derive(raw, self.params)
             new["result"] = {**derived, "raw": raw}
         return new
+
+    def tables(self, name: str, result: dict, labels=None) -> Tables:
+        out = Tables()
+        for part, table, description in (
+                ("trend", "trends", "Per-case cost and growth by group and period, with historical mean and cost shares"),
+                ("alerts", "alerts", "Early-warning alerts: growth (yellow/red), historical mean, cost shares, SPC signals"),
+                ("spc", "spc", "XmR control chart points: value, centre line, limits, signals")):
+            out.add(table, tidy(result[part], analysis=name), description)
+        a = pd.DataFrame(result["alerts"])
+        if len(a):
+            out.kpi(f"red_alerts_{name}", int((a["level"] == "red").sum()), "alerts", name, "red growth alerts")
+            out.kpi(f"yellow_alerts_{name}", int((a["level"] == "yellow").sum()), "alerts", name, "yellow growth alerts")
+        t = pd.DataFrame(result["trend"])
+        if not result["group"] and len(t):
+            last = t.dropna(subset=["growth"]).tail(1)
+            if len(last):
+                out.kpi("latest_growth", last["growth"].iloc[0], "share", name,
+                        f"per-case cost growth in {last['period'].iloc[0]} over the previous period")
+        return out
 
     def disclose(self, result: dict, disclosure: dict) -> dict:
         raw = result["raw"]

@@ -52,7 +52,6 @@ def _step(k: int, n: int, text: str) -> float:
 
 def run(args) -> int:
     from fedcost.analyses.plan import load_plan, plan_info
-    from fedcost.analyses.tables import write_tables
     from fedcost.cli.run import printer
     from fedcost.federation.crypto import init_keys
     from fedcost.data.dictionary import Dictionary
@@ -98,17 +97,17 @@ def run(args) -> int:
     t = _step(4, steps, f"federation ({args.engine}): plan {Path(args.plan).name}, {len(plan)} analyses "
                         "running concurrently; only CKKS ciphertexts leave the hospitals")
     study = run_study(plan, paths, engine=args.engine, dictionary=dictionary, policy=policy,
-                      keys_dir=work / "keys", workdir=work / "run", progress=printer(False))
-    out = study.output
-    print(f"      {out['rounds']} rounds ({out['messages']} messages) in {time.monotonic() - t:.0f} s; "
-          f"coordinator saw only ciphertexts: {not out['privacy']['plaintext_statistics_sent_to_server']}")
-    for name, a in out["analyses"].items():
+                      keys_dir=work / "keys", workdir=work / "run", progress=printer(False),
+                      plan_info=plan_info(args.plan))
+    run = study.run
+    print(f"      {run['max_analysis_rounds']} rounds ({run['messages']} messages) in {time.monotonic() - t:.0f} s; "
+          f"coordinator saw only ciphertexts: {not run['privacy']['plaintext_statistics_sent_to_server']}")
+    for name, a in study.analyses.items():
         if a["status"] != "released":
             print(f"      {name}: {a['status']}: {a.get('reason', '')}")
 
     t = _step(5, steps, "result tables")
-    results = write_tables(study, plan, work / "results", policy=policy, plan_path=args.plan,
-                           extra=plan_info(args.plan))
+    results = study.write(work / "results")
     print(f"      {results}")
 
     if not args.no_reports and args.lang:

@@ -58,11 +58,11 @@ def run(args) -> int:
     study = run_study({"glm": analysis}, args.data, engine=args.engine, dictionary=args.dictionary,
                       policy=args.policy, keys_dir=args.keys, workdir=args.workdir, progress=progress,
                       encoding=args.encoding)
-    for label, reason in study.output["refusals"].items():
+    for label, reason in study.run["refusals"].items():
         print(f"hospital {label} refused: {reason}", file=sys.stderr)
     status = study.status("glm")
     if status != "released":
-        raise FedcostError(f"nothing released ({status}): {study.output['analyses']['glm'].get('reason', '')}")
+        raise FedcostError(f"nothing released ({status}): {study.analyses['glm'].get('reason', '')}")
     result = study.result_json("glm")
     write_json(args.out, result)
     if not args.quiet:

@@ -55,7 +55,6 @@ def printer(quiet: bool):
 
 def run(args) -> int:
     from fedcost.analyses.plan import load_plan, plan_info
-    from fedcost.analyses.tables import write_tables
     from fedcost.study import run_study
     from fedcost.policy import Policy
 
@@ -67,12 +66,12 @@ def run(args) -> int:
     t0 = time.time()
     study = run_study(plan, args.data, engine=args.engine, dictionary=args.dictionary, policy=policy,
                       keys_dir=args.keys, workdir=args.workdir, progress=printer(args.quiet),
-                      encoding=args.encoding)
+                      encoding=args.encoding, plan_info=plan_info(args.plan))
     if not args.quiet and args.engine == "local":  # the in-process engine reports no progress events
-        print(f"{study.output['messages']} rounds in {time.time() - t0:.1f} s", flush=True)
-    out = write_tables(study, plan, args.out, policy=policy, plan_path=args.plan, extra=plan_info(args.plan))
+        print(f"{study.run['messages']} rounds in {time.time() - t0:.1f} s", flush=True)
+    out = study.write(args.out)
     for name in plan:
-        a = study.output["analyses"][name]
+        a = study.analyses[name]
         line = f"  {name}: {a['status']} ({a.get('rounds')} rounds)"
         if a["status"] != "released":
             line += f": {a.get('reason', '')}"

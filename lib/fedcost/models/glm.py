@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from fedcost.models.irls import GLMAnalysis
+from fedcost.models.irls import GLMAnalysis, coefficient_table
 from fedcost.contract import run_pooled
 
 
@@ -33,16 +32,19 @@ class GLMResults:
                     "converged", "hospitals", "iterations"):
             setattr(self, key, result.get(key))
         self.rounds = result.get("rounds")
+        self._wald = coefficient_table(result).set_index("term")
 
     @property
     def tvalues(self) -> pd.Series:
-        return self.params / self.bse
+        return self._wald["z"]
 
     @property
     def pvalues(self) -> pd.Series:
-        return pd.Series(2 * sps.norm.sf(np.abs(self.tvalues)), index=self.params.index)
+        return self._wald["p_value"]
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        if alpha == 0.05:
+            return self._wald[["ci_lower", "ci_upper"]].set_axis(["lower", "upper"], axis=1)
         z = sps.norm.ppf(1 - alpha / 2)
         return pd.DataFrame({"lower": self.params - z * self.bse, "upper": self.params + z * self.bse})
 

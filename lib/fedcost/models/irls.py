@@ -22,12 +22,14 @@ Pearson dispersion for gaussian and gamma.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+from scipy import stats as sps
 from fedcost.models import formula as formula_grammar
 from fedcost.models import statistics as st
 from fedcost.models.design import Design, build_design
 from fedcost.errors import DataError, DisclosureError, UsageError
 from fedcost.models.families import get_family
-from fedcost.contract import Analysis, run_prepared
+from fedcost.contract import Analysis, Tables, run_prepared, tidy
 
 
 # Encrypted sums come back with an absolute error of about 1e-7 (CKKS, scale 2^40).
@@ -305,6 +307,16 @@ class GLMAnalysis(Analysis):
         state.update(done=True, result=result)
         return state
 
+    def tables(self, name: str, result: dict, labels=None) -> Tables:
+        out = Tables()
+        out.add("glm_coefficients", tidy(coefficient_table(result).to_dict("list"), analysis=name),
+                "Cost model coefficients (log scale for log links) with SE, z, p and 95% CI")
+        out.add("models", pd.DataFrame([{
+            "analysis": name, **{k: result.get(k) for k in ("formula", "family", "link", "n", "hospitals",
+                                                             "dispersion", "deviance", "iterations", "converged")}}]),
+            "Fitted cost models: formula, family, n, hospitals, dispersion, deviance, convergence")
+        return out
+
     def disclose(self, result: dict, disclosure: dict) -> dict:
         """Release only when enough hospitals and records stand behind the model."""
         if result["hospitals"] < disclosure["min_hospitals"]:
@@ -317,6 +329,22 @@ class GLMAnalysis(Analysis):
         out = dict(result)
         out.pop("beta_full", None)
         return out
+
+
+Z95 = 1.959963984540054  # the normal 97.5% quantile
+
+
+def coefficient_table(result: dict) -> pd.DataFrame:
+    """term, coef, se, z, p_value, ci_lower, ci_upper, exp_coef: the Wald statistics of a released fit.
+
+    The one place they are computed: the results tables, ``GLMResults`` and the reports read them.
+    """
+    coef = pd.Series(result["coef"], dtype=float)[list(result["columns"])]
+    se = pd.Series(result["se"], dtype=float)[coef.index]
+    z = coef / se
+    return pd.DataFrame({"term": coef.index, "coef": coef.values, "se": se.values, "z": z.values,
+                         "p_value": 2 * sps.norm.sf(np.abs(z.values)), "ci_lower": (coef - Z95 * se).values,
+                         "ci_upper": (coef + Z95 * se).values, "exp_coef": np.exp(coef.values)})
 
 
 def _moment_summary(s: dict, analysis: GLMAnalysis) -> dict:

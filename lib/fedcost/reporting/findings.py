@@ -1,0 +1,276 @@
+"""Headline findings of the regional report, in English or Chinese, each with an action."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from fedcost.reporting.format import (
+    alert_label, alert_level, is_all, is_missing, num, pct, strategy_name, tr, value_label, where, yuan, yuan_range,
+)
+from fedcost.reporting.i18n import normalise_lang, t
+from fedcost.reporting.view import StudyView
+
+
+@dataclass
+class Finding:
+    key: str
+    title: str
+    text: str
+    action: str
+    level: str = "info"    # red / yellow / none / info
+
+    def markdown(self, lang: str) -> str:
+        act = "建议措施：" if lang == "zh" else "Action:"
+        sep = "" if lang == "zh" else " "
+        return f"**{self.title}**{'：' if lang == 'zh' else '. '}{self.text}{sep}**{act}**{sep}{self.action}"
+
+
+def finding_growth(s: StudyView, region, period, lang, yellow, red) -> Finding | None:
+    ann = s.annual(region)
+    if not len(ann):
+        return None
+    year = s.pick_year(ann, period)
+    row = ann[ann["period"] == year].iloc[0]
+    w = where(region, lang)
+    if bool(row["suppressed"]):
+        n_rec, n_h = s.min_cell()
+        if lang == "zh":
+            return Finding("growth", f"{year} 年次均费用：已抑制",
+                           f"{w}在 {year} 年的数据少于 {n_rec} 条记录或少于 {n_h} 家医院，按披露规则不予发布。",
+                           "扩大分析范围（合并地区或年份）后再评估增长。", "info")
+        return Finding("growth", f"Per-case cost in {year}: suppressed",
+                       f"Figures for {w} in {year} come from fewer than {n_rec} records or {n_h} hospitals and are "
+                       f"withheld by the disclosure rules.",
+                       "widen the scope (merge regions or years) to assess growth.", "info")
+    g = row["growth"]
+    level = alert_level(g, yellow, red)
+    cost = yuan(row["cost_mean"], 0, lang)
+    ci = yuan_range(row['ci_lower'], row['ci_upper'], 0, lang)
+    prev = str(int(year) - 1)
+    _, _, alerts = s.warning_series(region)
+    q_red = q_yel = 0
+    if len(alerts):
+        a = alerts[alerts["period"].astype(str).str.startswith(year) & alerts["indicator"].isin(["growth", "yoy_growth"])]
+        q_red = int(a.loc[a["level"] == "red", "period"].nunique())
+        q_yel = int(a.loc[a["level"] == "yellow", "period"].nunique())
+    if lang == "zh":
+        dir_ = "增长" if not is_missing(g) and g >= 0 else "下降"
+        gtxt = f"较 {prev} 年{dir_} {pct(abs(g), 1, lang)}" if not is_missing(g) else "无上年可比数据"
+        title = f"{year} 年次均费用 {cost}，{gtxt}（{alert_label(level, lang)}）"
+        text = (f"{w}的次均费用为 {cost}（95% 置信区间 {ci}），{gtxt}；"
+                f"黄色预警线为 {pct(yellow, 0, lang)}，红色预警线为 {pct(red, 0, lang)}。")
+        if q_red or q_yel:
+            text += f"该年有 {q_red} 个季度触发红色预警、{q_yel} 个季度触发黄色预警（见趋势图）。"
+        action = {"red": "立即对增长最快的 DRG 组和医院开展费用核查，重点核查药品和耗材费用。",
+                  "yellow": "按月监测，并要求相关医院说明药品与耗材费用上升的原因。",
+                  "none": ("年度增长低于预警线，但应核查触发季度预警的时期。" if (q_red or q_yel)
+                           else "保持季度监测，增长仍在政策目标内。")}[level]
+    else:
+        dir_ = "up" if not is_missing(g) and g >= 0 else "down"
+        gtxt = f"{dir_} {pct(abs(g), 1, lang)} on {prev}" if not is_missing(g) else "no previous year to compare"
+        title = f"Per-case cost {cost} in {year}, {gtxt} ({alert_label(level, lang).lower()})"
+        text = (f"In {w} the mean cost per admission was {cost} (95% CI {ci}), {gtxt}; the alert lines are "
+                f"{pct(yellow, 0, lang)} (yellow) and {pct(red, 0, lang)} (red).")
+        if q_red or q_yel:
+            text += (f" Within the year, {q_red} quarter{'s' if q_red != 1 else ''} raised a red and {q_yel} a yellow "
+                     f"growth alert (see the trend charts).")
+        action = {"red": "start a cost review of the DRG groups and hospitals that grew fastest, beginning with drugs "
+                         "and consumables.",
+                  "yellow": "monitor monthly and ask hospitals to explain rises in drug and consumable costs.",
+                  "none": ("annual growth is below the alert lines, but check the quarters that raised alerts."
+                           if (q_red or q_yel) else "keep quarterly monitoring; growth is within the policy target.")
+                  }[level]
+    return Finding("growth", title, text, action, level)
+
+
+def finding_hospitals(s: StudyView, lang) -> Finding | None:
+    f = localise_hospitals(s.table("funnel"), lang)
+    if not len(f):
+        return None
+    hc = s.table("hospital_costs")
+    lo_b, hi_b = s.band()
+    n = len(f)
+    alarm = f[f["funnel_flag"].astype(str).str.startswith("alarm")]
+    alert = f[f["funnel_flag"].astype(str).str.startswith("alert")]
+    raw_out = int((hc["cost_coefficient_flag"] != "within").sum()) if len(hc) else 0
+    adj_out = int((hc["adjusted_coefficient_flag"] != "within").sum()) if len(hc) else 0
+    oe_range = f"{num(f['oe'].min(), 2)}–{num(f['oe'].max(), 2)}"
+    flagged = pd.concat([alarm, alert])
+    if lang == "zh":
+        if len(flagged):
+            names = "、".join(f"{r.hospital}（实际/预期 {num(r.oe, 2)}，95% 置信区间 {num(r.oe_lower95, 2)}–{num(r.oe_upper95, 2)}）"
+                             for r in flagged.itertuples())
+            title = f"{len(flagged)} 家医院超出漏斗图控制限"
+            text = f"经病例组合调整后，{names}超出控制限（{n} 家医院的实际/预期费用比为 {oe_range}）。"
+            action = "对上述医院开展成本核查，先核实其病例组合与编码，再比较药品和耗材使用。"
+        else:
+            title = f"{n} 家医院均在漏斗图控制限内"
+            text = (f"经病例组合调整后，各医院实际/预期费用比在 {oe_range} 之间，均未超出控制限；"
+                    f"未调整时有 {raw_out} 家医院的费用差异系数超出 {num(lo_b, 1)}–{num(hi_b, 1)}，"
+                    f"调整后为 {adj_out} 家，差异主要来自病例组合。")
+            action = "不应依据未调整的次均费用评价医院；继续按季度更新漏斗图。"
+        return Finding("hospitals", title, text, action, "yellow" if len(flagged) else "none")
+    if len(flagged):
+        names = "; ".join(f"{r.hospital} (O/E {num(r.oe, 2)}, 95% CI {num(r.oe_lower95, 2)}–{num(r.oe_upper95, 2)})"
+                          for r in flagged.itertuples())
+        title = f"{len(flagged)} of {n} hospitals outside the funnel limits"
+        text = f"After case-mix adjustment {names} lie outside the control limits (O/E ratios range {oe_range})."
+        action = "review costs at these hospitals: first check case mix and coding, then drug and consumable use."
+    else:
+        title = f"All {n} hospitals within the funnel limits"
+        text = (f"After case-mix adjustment the observed/expected cost ratios range {oe_range}, all inside the control "
+                f"limits. Unadjusted, {raw_out} hospital{'s' if raw_out != 1 else ''} fall outside the "
+                f"{num(lo_b, 1)}–{num(hi_b, 1)} cost-difference band; adjusted, {adj_out}: case mix explains the spread.")
+        action = "do not judge hospitals on unadjusted per-case cost; refresh the funnel plot each quarter."
+    return Finding("hospitals", title, text, action, "yellow" if len(flagged) else "none")
+
+
+def payment_groups(s: StudyView) -> pd.DataFrame:
+    p = s.table("payment_gap")
+    if not len(p):
+        return p
+    gcol = _group_col(p)
+    p = p[(p[gcol].astype(str) != "All")].copy()
+    p["cost_over_standard"] = p["mean_cost"] / p["payment_standard"] - 1
+    return p
+
+
+def _group_col(p: pd.DataFrame) -> str:
+    for c in ("drg_code", "dip_code", "group"):
+        if c in p.columns:
+            return c
+    return p.columns[1]
+
+
+def finding_payment(s: StudyView, lang) -> Finding | None:
+    p = s.table("payment_gap")
+    if not len(p):
+        return None
+    tot = p[p[_group_col(p)].astype(str) == "All"]
+    tot = tot.iloc[0] if len(tot) else None
+    g = payment_groups(s)
+    g = g[~g["suppressed"].astype(bool)].dropna(subset=["cost_over_standard"])
+    rate = s.kpi("overspend_rate") if tot is None else tot["overspend_rate"]
+    ratio = s.kpi("overspend_ratio") if tot is None else tot["overspend_ratio"]
+    if is_missing(rate):
+        return None
+    worst = g.sort_values("overspend_amount", ascending=False).iloc[0] if len(g) else None
+    gc = _group_col(p)
+    if lang == "zh":
+        title = f"{pct(rate, 1, lang)} 的病例成本超过 DRG 支付标准"
+        text = f"超支金额相当于支付总额的 {pct(ratio, 1, lang)}（有省份已将超支病例比例从 18% 降至 7%）。"
+        if worst is not None:
+            text += (f"超支总额最大的是 {worst[gc]} 组：平均成本 {yuan(worst['mean_cost'], 0, lang)}，"
+                     f"支付标准 {yuan(worst['payment_standard'], 0, lang)}（{pct(worst['cost_over_standard'], 1, lang, True)}）。")
+        action = "核查超支最多的 DRG 组的成本构成，并与医保部门复核支付标准的测算。"
+    else:
+        title = f"{pct(rate, 1, lang)} of cases cost more than their DRG payment standard"
+        text = (f"The excess equals {pct(ratio, 1, lang)} of payments (one province cut its overspend rate from 18% "
+                f"to 7%).")
+        if worst is not None:
+            text += (f" The largest total overspend is in {worst[gc]}: mean cost {yuan(worst['mean_cost'], 0, lang)} "
+                     f"against a standard of {yuan(worst['payment_standard'], 0, lang)} "
+                     f"({pct(worst['cost_over_standard'], 1, lang, True)}).")
+        action = ("review the cost drivers of the groups with the largest overspend and recheck the standards' "
+                  "calibration with the insurance bureau.")
+    return Finding("payment", title, text, action, "yellow" if rate > 0.2 else "none")
+
+
+def finding_structure(s: StudyView, region, period, lang) -> Finding | None:
+    ann = s.annual(region)
+    year = s.pick_year(ann, period) if len(ann) else None
+    row = None
+    if year is not None:
+        r = ann[ann["period"] == year].iloc[0]
+        if not bool(r["suppressed"]):
+            row = r
+    if row is None:
+        return None
+    drug_cap, cons_cap = s.share_caps()
+    d, c = float(row["share_drugs"]), float(row["share_consumables"])
+    over = [k for k, v, cap in (("drug", d, drug_cap), ("cons", c, cons_cap)) if v > cap]
+    level = "yellow" if over else "none"
+    if lang == "zh":
+        title = f"{year} 年药占比 {pct(d, 1, lang)}，耗占比 {pct(c, 1, lang)}"
+        text = (f"政策上限分别为 {pct(drug_cap, 0, lang)} 和 {pct(cons_cap, 0, lang)}；"
+                + ("两项均在上限内。" if not over else
+                   "、".join({"drug": "药占比", "cons": "耗材占比"}[k] for k in over) + "超过上限。"))
+        action = ("对超过上限的费用类别开展处方与耗材使用点评。" if over
+                  else "两项指标接近上限时应关注：按 DRG 组跟踪耗占比，重点关注高值耗材。")
+    else:
+        title = f"Drug share {pct(d, 1, lang)} and consumables share {pct(c, 1, lang)} in {year}"
+        text = (f"The policy caps are {pct(drug_cap, 0, lang)} and {pct(cons_cap, 0, lang)}; "
+                + ("both are within them." if not over else
+                   " and ".join({"drug": "the drug share", "cons": "the consumables share"}[k] for k in over)
+                   + " exceed the cap."))
+        action = ("audit prescribing and consumable use in the components above their cap." if over
+                  else "track the consumables share by DRG group, high-value consumables first, as it is closest "
+                       "to its cap.")
+    return Finding("structure", title, text, action, level)
+
+
+def cea_at(s: StudyView, wtp_override=None) -> dict | None:
+    """The incremental result at the run's willingness to pay, or at ``wtp_override`` (the CEA kind's
+    rule, through ``StudyResult.cea_at``); the ICER's PSA interval as the kind released it."""
+    return s.cea_at(wtp_override)
+
+
+def finding_cea(s: StudyView, lang, wtp=None) -> Finding | None:
+    r = cea_at(s, wtp)
+    if r is None:
+        return None
+    w = r["wtp"]
+    i, c = strategy_name(r["intervention"], lang), strategy_name(r["comparator"], lang)
+    dec = tr(f"decision_{r['decision']}", lang)
+    icer = r.get("icer")
+    icer_ci = (yuan_range(r["icer_lower95"], r["icer_upper95"], 0, lang)
+               if not is_missing(r.get("icer_lower95")) else None)
+    inmb_ci = yuan_range(r["inmb_lower95"], r["inmb_upper95"], 0, lang)
+    good = r["decision"] in ("cost-effective", "dominant")
+    if lang == "zh":
+        title = f"{i}方案相对{c}方案{dec}"
+        text = (f"每例增加成本 {yuan(r['delta_cost'], 0, lang)}，增加 {num(r['delta_effect'], 3)} 个质量调整生命年；"
+                + (f"增量成本效果比为每 QALY {yuan(icer, 0, lang)}" + (f"（95% 区间 {icer_ci}）" if icer_ci else "")
+                   + f"，意愿支付阈值为每 QALY {yuan(w, 0, lang)}。" if not is_missing(icer) else "")
+                + f"在该阈值下增量净货币效益为 {yuan(r['inmb'], 0, lang)}（95% 置信区间 {inmb_ci}），"
+                f"具有成本效果的概率为 {pct(r['prob_cost_effective_psa'], 0, lang)}。")
+        action = ("可考虑将该联合方案纳入临床路径和医保支付，并持续跟踪真实世界结局。" if good
+                  else "暂不扩大使用该方案；可通过价格谈判降低成本后重新评估。")
+    else:
+        title = f"{i.capitalize()} therapy is {dec} against {c} therapy"
+        text = (f"It costs {yuan(r['delta_cost'], 0, lang)} more per patient and gains {num(r['delta_effect'], 3)} QALYs"
+                + (f": an ICER of {yuan(icer, 0, lang)} per QALY" + (f" (95% interval {icer_ci})" if icer_ci else "")
+                   + f" against a willingness to pay of {yuan(w, 0, lang)} per QALY" if not is_missing(icer) else "")
+                + f". At that threshold the incremental net monetary benefit is {yuan(r['inmb'], 0, lang)} "
+                  f"(95% CI {inmb_ci}) and the "
+                  f"probability of being cost-effective {pct(r['prob_cost_effective_psa'], 0, lang)}.")
+        action = ("consider the combination for clinical pathways and reimbursement, and follow real-world outcomes."
+                  if good else "do not extend its use; renegotiate the price and re-assess.")
+    return Finding("cea", title, text, action, "none" if good else "yellow")
+
+
+def headline_findings(s: StudyView, region="all", period=None, lang="en", *, growth_yellow=None, growth_red=None,
+                      wtp=None) -> list[Finding]:
+    lang = normalise_lang(lang)
+    y, r = s.growth_thresholds(growth_yellow, growth_red)
+    out = [finding_growth(s, region, period, lang, y, r), finding_hospitals(s, lang), finding_payment(s, lang),
+           finding_structure(s, region, period, lang), finding_cea(s, lang, wtp)]
+    return [f for f in out if f is not None]
+
+
+def findings_markdown(findings: list[Finding], lang: str) -> str:
+    """The first finding as a callout (the most important), the rest as a list."""
+    if not findings:
+        return "*" + ("结果中没有可报告的发现。" if lang == "zh" else "The results hold no reportable findings.") + "*\n"
+    first, rest = findings[0], findings[1:]
+    kind = {"red": "important", "yellow": "warning"}.get(first.level, "note")
+    act = "建议措施：" if lang == "zh" else "Action:"
+    title = first.title.replace('"', "'")
+    sep = "" if lang == "zh" else " "
+    md = [f'::: {{.callout-{kind} title="{title}"}}', f"{first.text}{sep}**{act}**{sep}{first.action}",
+          ":::", ""]
+    md += [f"{k}. {f.markdown(lang)}" for k, f in enumerate(rest, 2)]
+    return "\n".join(md) + "\n"
+
+
