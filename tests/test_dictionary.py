@@ -5,7 +5,7 @@ import pytest
 
 from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError
-from fedcost.data.validation import build_schema
+from fedcost.data.schema import build_schema
 
 
 def test_default_dictionary_loads():

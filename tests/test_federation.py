@@ -3,14 +3,12 @@
 The Flower engines carry exactly these bytes; tests/test_engines_* run them on
 real SuperLink/SuperNode processes.
 """
-import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fedcost.errors import FederationError
-from fedcost.federation import coordinator, hospital, wire
+from fedcost.federation import hospital, wire
 from fedcost.study import run_study
 from fedcost.models.irls import GLMAnalysis
 from oracle import CONTRACT, MODELS, contract_error, statsmodels_fit

@@ -1,6 +1,5 @@
 """The one IRLS/Newton implementation against statsmodels on pooled rows (1e-6 relative)."""
 import numpy as np
-import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 

@@ -44,7 +44,7 @@ def report_results(tmp_path_factory):
 # ------------------------------------------------------------------ conventions (fast)
 @pytest.mark.parametrize("name", REPORTS)
 def test_notebook_follows_the_report_conventions(name):
-    from fedcost.reporting.render import front_matter, parse_cell_options
+    from fedcost.reporting.notebook_markdown import front_matter, parse_cell_options
 
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     meta, idx = front_matter(nb)

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from fedcost.errors import DataError, UsageError
-from fedcost.data.readers import TableReader, iter_chunks, parse_values, read_table
+from fedcost.data.parsing import parse_values
+from fedcost.data.readers import TableReader, iter_chunks, read_table
 
 TEXT = "id,name,amount\n1,张三,10.5\n2,李四,\n3,王五,7\n"
 

@@ -2,7 +2,6 @@
 import os
 import time
 
-import pytest
 
 from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE, init_keys
 from fedcost.federation import relay, wire

@@ -15,7 +15,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
 from fedcost.reporting import fonts, render as render_mod
-from fedcost.reporting.render import notebook_to_markdown, parse_cell_options, render
+from fedcost.reporting.notebook_markdown import notebook_to_markdown, parse_cell_options
+from fedcost.reporting.render import render
 
 sys.path.insert(0, str(Path(__file__).parent))
 import reader  # noqa: E402

@@ -26,7 +26,6 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from fedcost.errors import UsageError
 
 @dataclass
 class Tables:

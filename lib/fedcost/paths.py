@@ -14,3 +14,7 @@ def default_dictionary_dir() -> Path:
 def default_policy_file() -> Path:
     """The default policy inputs: $FEDCOST_POLICY or policy/policy.yaml of the project."""
     return Path(os.environ.get("FEDCOST_POLICY", PROJECT_ROOT / "policy" / "policy.yaml"))
+
+
+# The Quarto project of the reports (templates, _quarto.yml): $FEDCOST_REPORTS_DIR or reports/ of the project.
+REPORTS_DIR = Path(os.environ.get("FEDCOST_REPORTS_DIR", PROJECT_ROOT / "reports"))

@@ -44,11 +44,8 @@ connections), or as their own labels when the policy says name_hospitals.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from fedcost.analyses import common as cm
 from fedcost.analyses.funnel import Z95, Z998, adjusted_se, flag as oe_flag, funnel_statistics

@@ -28,7 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fedcost.config import load_mapping
-from fedcost.errors import DataError, UsageError
+from fedcost.errors import DataError
 from fedcost.policy import Policy
 from fedcost.analyses.kinds import KINDS
 from fedcost.contract import Analysis

@@ -36,7 +36,8 @@ import pyarrow as pa
 
 from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError, UsageError
-from fedcost.data.readers import parse_values, read_table
+from fedcost.data.parsing import parse_values
+from fedcost.data.readers import read_table
 from fedcost.files import replace_folder
 
 MAX_LEVELS = 50

@@ -19,7 +19,6 @@ resumes with the row numbers corrected.
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import os
 import re
@@ -30,17 +29,13 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from fedcost.data.encodings import DELIM_NAMES, SNIFF_BYTES, check_encoding_name, detect_encoding, sniff_delimiter
 from fedcost.errors import DataError, UsageError
 
 DEFAULT_CHUNKSIZE = 100_000
-DELIMITERS = (",", ";", "\t", "|")
-_DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-_SNIFF_BYTES = 64 * 1024
-_CJK_HINTS = ("gb2312", "gbk", "gb18030", "hz", "cp936")
 _MAGIC = {
     b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook?); export it as CSV (UTF-8) or Parquet",
     b"\xd0\xcf\x11\xe0": "an old Excel/Office file (.xls); export it as CSV (UTF-8) or Parquet",
@@ -77,80 +72,6 @@ def check_path(path: str | os.PathLike) -> Path:
     return p
 
 
-def _check_encoding_name(encoding: str) -> str:
-    try:
-        return codecs.lookup(encoding).name
-    except LookupError:
-        raise UsageError(f"unknown encoding {encoding!r} (try utf-8, utf-8-sig or gb18030)") from None
-
-
-def _decode_error_row(path: Path, offset: int) -> int:
-    """Spreadsheet row of a byte offset (newlines before it + 1)."""
-    with open(path, "rb") as fh:
-        return fh.read(offset).count(b"\n") + 1
-
-
-def _decodes(path: Path, encoding: str) -> int | None:
-    """Stream-decode the whole file; None if it decodes, else the offset of the first bad byte."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    offset = 0
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                return offset + exc.start
-            offset += len(block)
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return offset
-    return None
-
-
-def _charset_hint(sample: bytes) -> str | None:
-    try:
-        from charset_normalizer import from_bytes
-        best = from_bytes(sample).best()
-        return best.encoding if best is not None else None
-    except Exception:  # noqa: BLE001 - the hint is optional
-        return None
-
-
-def detect_encoding(path: Path) -> tuple[str, list[str]]:
-    """Encoding of a CSV file and warnings: UTF-8 (BOM or not) first, then GB18030 (a superset
-    of GBK and GB2312), with charset-normalizer as a hint. The whole file is decoded once
-    (fast) so that a Chinese character on row 900,000 is not a surprise mid-read."""
-    bad = _decodes(path, "utf-8-sig")
-    if bad is None:
-        return "utf-8-sig", []
-    with open(path, "rb") as fh:
-        fh.seek(max(0, bad - _SNIFF_BYTES // 2))
-        sample = fh.read(_SNIFF_BYTES)
-    hint = _charset_hint(sample)
-    if _decodes(path, "gb18030") is None:
-        warnings = []
-        if hint and not any(h in hint.lower().replace("_", "") for h in _CJK_HINTS):
-            warnings.append(f"decoded as GB18030 (not UTF-8); charset-normalizer suggests {hint}: "
-                            f"if text looks wrong, pass --encoding {hint}")
-        return "gb18030", warnings
-    row = _decode_error_row(path, bad)
-    guess = f"; charset-normalizer guesses {hint}, so try --encoding {hint}" if hint else ""
-    raise DataError(f"{path}: cannot decode the text: not UTF-8 (first bad byte on row {row}) and not "
-                    f"GB18030/GBK either{guess}. Pass the file's encoding with --encoding ENC "
-                    "(e.g. --encoding utf-16) or re-export it as UTF-8")
-
-
-def _sniff_delimiter(header_line: str) -> str:
-    """The candidate that splits the header into the most fields (ties: comma)."""
-    best, best_n = ",", 1
-    for delim in DELIMITERS:
-        n = len(next(csv.reader([header_line], delimiter=delim), []))
-        if n > best_n:
-            best, best_n = delim, n
-    return best
-
-
 def _unique_names(names: list[str]) -> tuple[list[str], dict[str, list[int]]]:
     """Internal unique column names and the repeated names with their 1-based positions."""
     seen: dict[str, list[int]] = {}
@@ -174,7 +95,7 @@ class TableReader:
         self.delimiter: str | None = None
         self.ragged: list[tuple[int, int]] | None = None  # known ragged rows, once scanned
         with open(self.path, "rb") as fh:
-            head = fh.read(_SNIFF_BYTES)
+            head = fh.read(SNIFF_BYTES)
         if not head:
             raise DataError(f"{self.path}: the file is empty (0 bytes)")
         if head[:4] == b"PAR1":
@@ -200,7 +121,7 @@ class TableReader:
             if head.startswith(magic):
                 raise DataError(f"{self.path}: not a CSV or Parquet file: it is {what}")
         if encoding:
-            self.encoding = _check_encoding_name(encoding)
+            self.encoding = check_encoding_name(encoding)
         else:
             if b"\x00" in head:
                 raise DataError(f"{self.path}: not a CSV or Parquet file: it holds binary data (NUL bytes); "
@@ -214,12 +135,12 @@ class TableReader:
             raise DataError(f"{self.path}: no header: the first line is empty (expected column names)")
         csv.field_size_limit(1 << 30)  # a long header is a problem to report, not a csv.Error
         try:
-            self.delimiter = _sniff_delimiter(header_line)
+            self.delimiter = sniff_delimiter(header_line)
             names = next(csv.reader([header_line], delimiter=self.delimiter))
         except csv.Error as exc:
             raise DataError(f"{self.path}: cannot parse the header: {exc}") from None
         if self.delimiter != ",":
-            self.warnings.append(f"fields are separated by {_DELIM_NAMES[self.delimiter]}s, not commas: "
+            self.warnings.append(f"fields are separated by {DELIM_NAMES[self.delimiter]}s, not commas: "
                                  "read that way")
         self.columns = [n.strip() for n in names]
         self.n_rows_hint = None
@@ -446,75 +367,3 @@ def read_table(path: str | os.PathLike, encoding: str | None = None,
     return df
 
 
-# -- typing raw values -----------------------------------------------------------
-_TRUE = {"1", "true", "t", "yes", "y"}
-_FALSE = {"0", "false", "f", "no", "n"}
-_DATE_RE = r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
-
-
-def _as_strings(arr: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Trimmed strings with empty cells as null (the CSV reader's view of any column)."""
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.cast(arr.type.value_type)
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = arr.cast(pa.string())
-    arr = pc.utf8_trim_whitespace(arr)
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
-
-
-def parse_values(arr: pa.ChunkedArray | pa.Array, kind: str) -> tuple[pd.Series, np.ndarray]:
-    """Type one column for a dictionary field type; returns (values, bad) where values holds
-    missing for empty and unparseable cells and `bad` marks the unparseable ones, so each is
-    reported for its own cell. Integers -> Int64, numbers -> float64 (finite only), dates ->
-    datetime64[ns] (YYYY-MM-DD, also YYYY/MM/DD and a trailing time), strings and categories
-    -> trimmed str, booleans -> boolean (true/false, yes/no, 1/0)."""
-    if isinstance(arr, pa.Array):
-        arr = pa.chunked_array([arr])
-    t = arr.type
-    if kind in ("integer", "number") and (pa.types.is_integer(t) or pa.types.is_floating(t)
-                                          or pa.types.is_decimal(t) or pa.types.is_boolean(t)):
-        num = pd.Series(arr.cast(pa.float64()).to_numpy(zero_copy_only=False))
-        raw_present = num.notna().to_numpy()
-    elif kind == "date" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
-        values = pd.Series(arr.cast(pa.timestamp("ns")).to_pandas(), dtype="datetime64[ns]")
-        return values, np.zeros(len(values), dtype=bool)
-    else:
-        strings = _as_strings(arr)
-        raw_present = pc.is_valid(strings).to_numpy(zero_copy_only=False)
-        if kind in ("string", "category"):
-            return strings.to_pandas(), np.zeros(len(strings), dtype=bool)
-        if kind == "boolean":
-            low = pd.Series(pc.utf8_lower(strings).to_pandas(), dtype="str")
-            values = pd.Series(pd.NA, index=low.index, dtype="boolean")
-            values[low.isin(_TRUE)] = True
-            values[low.isin(_FALSE)] = False
-            return values, raw_present & values.isna().to_numpy()
-        if kind == "date":
-            return _parse_dates(strings, raw_present)
-        try:  # fast path: every present cell parses
-            num = pd.Series(strings.cast(pa.float64()).to_numpy(zero_copy_only=False))
-        except pa.ArrowInvalid:
-            num = pd.to_numeric(pd.Series(strings.to_pandas(), dtype="str"), errors="coerce").astype("float64")
-    values = num.to_numpy(dtype="float64", na_value=np.nan)
-    finite = np.isfinite(values)
-    if kind == "integer":
-        finite &= np.abs(values) < 2.0 ** 63
-        whole = finite & (np.floor(np.where(finite, values, 0)) == np.where(finite, values, 0))
-        bad = raw_present & ~whole
-        out = pd.array(np.where(whole, values, 0).astype("int64"), dtype="Int64")
-        out[~whole] = pd.NA
-        return pd.Series(out), bad
-    bad = raw_present & ~finite
-    return pd.Series(np.where(finite, values, np.nan)), bad
-
-
-def _parse_dates(strings: pa.ChunkedArray, present: np.ndarray) -> tuple[pd.Series, np.ndarray]:
-    try:  # fast path: strict ISO dates
-        values = pd.Series(strings.cast(pa.date32()).cast(pa.timestamp("ns")).to_pandas(), dtype="datetime64[ns]")
-    except pa.ArrowInvalid:
-        s = pd.Series(strings.to_pandas(), dtype="str")
-        parts = s.str.extract(_DATE_RE)
-        iso = parts[0] + "-" + parts[1].str.zfill(2) + "-" + parts[2].str.zfill(2)
-        values = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
-    values = values.reset_index(drop=True)
-    return values, present & values.isna().to_numpy()

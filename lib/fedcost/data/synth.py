@@ -52,124 +52,12 @@ import numpy as np
 import pandas as pd
 
 from fedcost.data.dictionary import Dictionary
+from fedcost.data.synth_model import (
+    B_AGE, B_COM, B_LOS, BASE_COST, BASE_YEAR, CODES_USED, COHORT_DRGS, COLUMNS, COMPONENTS, END, FORMATS,
+    LEVEL_EFFECT, LEVELS, MAX_HOSPITALS, MAX_ROWS, PROFILES, QALY_HORIZON, READMIT, REGIONS, START, generic_profile,
+)
+from fedcost.data.synth_truth import truth_document
 from fedcost.errors import DataError, UsageError
-
-GENERATOR_VERSION = "1"
-START = np.datetime64("2022-01-01")
-END = np.datetime64("2024-12-31")
-BASE_YEAR = 2023
-FORMATS = ("csv", "parquet")
-MAX_HOSPITALS = 999
-MAX_ROWS = 5_000_000
-
-LEVELS = ("primary", "secondary", "tertiary")       # sorted: primary is the reference
-REGIONS = ("central", "east", "west")
-COMPONENTS = ("cost_drugs", "cost_consumables", "cost_exams", "cost_procedures",
-              "cost_nursing_bed", "cost_labour", "cost_other")
-COLUMNS = ("record_id", "hospital_id", "region", "hospital_level", "admission_date", "discharge_date",
-           "los", "age", "sex", "principal_diagnosis", "drg_code", "comorbidity_score", "admission_type",
-           "payer_type", "discharge_status", "readmission_30d", "cost_total", *COMPONENTS,
-           "strategy", "qaly", "clinical_response")
-# codes each generated category column uses (a --dictionary must list them)
-CODES_USED = {
-    "region": set(REGIONS), "hospital_level": set(LEVELS), "sex": {"F", "M"},
-    "admission_type": {"elective", "emergency", "transfer"},
-    "payer_type": {"uebmi", "urrbmi", "self_pay", "commercial"},
-    "discharge_status": {"home", "transfer", "against_advice", "death"},
-    "strategy": {"standard", "combination"},
-}
-
-# --- fixed structural coefficients (log scale) ---------------------------------------
-B_AGE = 0.004            # per year of age
-B_LOS = 0.03             # per day of stay
-B_COM = 0.05             # per comorbidity point
-LEVEL_EFFECT = {"primary": 0.0, "secondary": 0.09, "tertiary": 0.20}
-BASE_COST = 9000.0       # yuan per unit DRG weight at a typical case, primary level
-READMIT = {"Intercept": -3.4, "age": 0.012, "comorbidity_score": 0.15}   # logistic
-COHORT_DRGS = ("RE11", "RU11")
-CASEMIX_FORMULA = "cost_total ~ age + los + comorbidity_score + C(drg_code) + C(hospital_level)"
-QALY_HORIZON = 3.0       # years; qaly is QALYs over this horizon
-
-# --- DRG profiles ------------------------------------------------------------------------
-# code: kind, popularity (tertiary, secondary, primary), mean LOS, age (mean, sd, lo, hi),
-#       P(female), P(emergency), P(death), ICD-10 principal diagnoses
-# kind: D = device-heavy surgery, S = surgery, M = medical, O = obstetric, N = neonate, C = chemo
-_ADULT = (18, 98)
-_PROFILES = """
-BR21 M 3 3 1    14 70 11   0.42 .80 .035 I63.9 I63.5 I63.4
-BR23 M 4 5 3    10 67 12   0.42 .70 .006 I63.9 I63.3 I63.8
-BU11 M 2 3 3     6 64 12   0.45 .60 .001 G45.9 G45.0 G45.1
-BX21 M 1 3 5     4 42 14   0.60 .40 .000 G43.9 G44.2 R51
-DT13 M 1 4 10    4 35 16   0.50 .30 .000 J06.9 H66.9 J02.9
-EB11 S 2 .2 0   16 60 10   0.40 .05 .012 C34.1 C34.3 D38.1
-ES21 M 3 3 1    12 72 14   0.42 .60 .030 J18.9 J15.9 J69.0
-ES23 M 4 7 10    7 50 20   0.48 .35 .001 J18.9 J20.9 J40
-ET21 M 3 4 3    11 72 9    0.35 .60 .010 J44.1 J44.0
-ET23 M 2 5 8     8 69 10   0.35 .30 .002 J44.9 J44.8
-FC11 D 1 .05 0  18 64 9    0.25 .15 .015 I25.1 I21.4 I25.5
-FM11 D 4 1.5 0   7 62 11   0.30 .60 .008 I21.0 I21.1 I20.0 I25.1
-FR21 M 3 3 1    11 75 10   0.48 .75 .040 I50.0 I50.9 R57.0
-FR23 M 3 4 4     8 72 11   0.48 .55 .005 I50.9 I11.0 I50.1
-FT21 M 2 4 8     7 64 12   0.47 .30 .001 I11.9 I10 I12.9
-FV21 M 3 3 2     7 66 13   0.45 .55 .004 I48.9 I47.1 I49.9
-GB21 S 3 1 0    15 62 12   0.40 .10 .008 C18.9 C16.9 C20
-GD11 S 2 3 1     5 36 15   0.45 .85 .000 K35.8 K35.3 K37
-GK21 S 3 3 1     5 55 13   0.45 .15 .001 K25.9 K29.7 D13.1 K63.5
-GS11 M 2 2 1     7 58 15   0.38 .80 .010 K92.2 K25.4 K92.0
-GU21 M 2 5 9     5 45 17   0.50 .40 .000 K29.7 K21.0 A09
-HC21 S 3 3 .5    7 52 14   0.55 .25 .001 K80.2 K80.1 K81.0
-HS21 M 2 2 1    12 58 11   0.30 .45 .020 K74.6 K70.3 K76.6
-IB21 D 2 .3 0   14 58 11   0.48 .05 .002 M47.8 M48.0 M51.1
-IC21 D 3 .8 0   13 67 9    0.62 .05 .003 M16.9 M17.9 S72.0
-IF11 S 2 2 .3   13 72 15   0.60 .80 .010 S72.0 S72.1 S72.3
-IU21 M 2 4 6     9 52 14   0.47 .20 .000 M54.5 M51.2 M54.4
-JA21 S 2 1 0    10 52 11   1.00 .02 .001 C50.9 C50.4 D05.1
-KS11 M 3 5 6    10 62 12   0.47 .30 .003 E11.7 E11.2 E11.5 E10.7
-KT11 M 2 2 2     6 45 13   0.72 .10 .000 E05.0 E04.1 E03.9
-LA21 S 2 1 0     9 50 13   0.40 .20 .002 N20.0 N20.1 C64
-LS11 M 2 2 1    11 63 14   0.45 .50 .020 N18.5 N17.9 N18.4
-LU11 M 2 4 6     6 55 20   0.70 .35 .002 N39.0 N30.0 N10
-NA21 S 2 1.5 0   8 48 8    1.00 .03 .000 D25.9 N80.0 C54.1
-OB21 O 4 5 1     5 30 5    1.00 .40 .000 O82.9 O34.2 O32.1
-OC11 O 4 6 5     3 28 4.5  1.00 .60 .000 O80.0 O80.9
-PU11 N 2 3 3     5 0 0     0.46 .30 .001 P59.9 P92.9 P22.1
-RE11 C 2 1 .3    4 58 11   0.50 .02 .002 Z51.1 Z51.1 Z51.1 C34.9 C50.9 C16.9
-RU11 C 2 .5 0   16 52 17   0.44 .15 .020 C83.3 C85.9 C91.0 C92.0
-TR11 M 2 1 .3   13 66 16   0.45 .85 .090 A41.9 A41.5 A40.9
-XR21 M 2 3 5    21 64 13   0.45 .02 .001 I69.3 Z50.9 T91.3
-"""
-_AGE_BOUNDS = {"OB21": (18, 45), "OC11": (18, 45), "NA21": (30, 75), "JA21": (25, 90), "PU11": (0, 0)}
-_TRANSFER_IN = {"XR21": 0.30, "TR11": 0.08, "FC11": 0.06, "RU11": 0.05}
-# fallback diagnoses for a --dictionary's unknown DRGs, by MDC letter
-_MDC_ICD = {"A": "Z94.0", "B": "G93.9", "C": "H26.9", "D": "J32.9", "E": "J98.8", "F": "I51.9", "G": "K63.9",
-            "H": "K76.9", "I": "M25.5", "J": "L08.9", "K": "E88.9", "L": "N28.9", "M": "N50.9", "N": "N94.9",
-            "O": "O26.9", "P": "P96.9", "Q": "D64.9", "R": "C80.9", "S": "B99", "T": "A49.9", "U": "F32.9",
-            "V": "T14.9", "W": "T30.0", "X": "Z50.9", "Y": "B20", "Z": "R69"}
-
-
-def _parse_profiles() -> dict[str, dict]:
-    out = {}
-    for line in _PROFILES.strip().splitlines():
-        p = line.split()
-        code, kind = p[0], p[1]
-        pop = tuple(float(x) for x in p[2:5])
-        los, age_m, age_sd, female, emerg, death = (float(x) for x in p[5:11])
-        lo, hi = _AGE_BOUNDS.get(code, _ADULT)
-        out[code] = dict(kind=kind, pop=pop, los=los, age=(age_m, age_sd, lo, hi), female=female,
-                         emergency=emerg, death=death, icd=tuple(p[11:]), transfer=_TRANSFER_IN.get(code, 0.03))
-    return out
-
-
-PROFILES = _parse_profiles()
-
-
-def _generic_profile(code: str, weight: float, mdc: str) -> dict:
-    """A plausible medical (or, when heavy, surgical) profile for a DRG the generator does not know."""
-    heavy = weight >= 2.5
-    return dict(kind="S" if heavy else "M", pop=(2.0, 0.3, 0.0) if heavy else (2.0, 2.0, 2.0),
-                los=round(3 + 4 * weight, 1), age=(58, 15, *_ADULT), female=0.47, emergency=0.3,
-                death=0.01 if heavy else 0.002, icd=(_MDC_ICD.get(str(mdc)[:1].upper(), "R69"),),
-                transfer=0.03)
 
 
 # ----------------------------------------------------------------------------------------
@@ -198,7 +86,7 @@ def _drg_table(dictionary: Dictionary) -> tuple[list[str], np.ndarray, list[dict
     info = sorted(zip(table["code"].astype(str), weights.astype(float), mdc.astype(str)))
     codes = [c for c, _, _ in info]
     w = np.array([x for _, x, _ in info])
-    profiles = [PROFILES.get(c) or _generic_profile(c, x, m) for c, x, m in info]
+    profiles = [PROFILES.get(c) or generic_profile(c, x, m) for c, x, m in info]
     return codes, w, profiles
 
 
@@ -435,61 +323,6 @@ def _one_hospital(h: dict, ctx: dict, rng: np.random.Generator) -> tuple[pd.Data
     return df, stats
 
 
-def _pseudo_true(arrays: list[dict], codes: list[str], tol: float = 1e-10, max_iter: int = 50
-                 ) -> dict[str, float] | None:
-    """What a pooled Gamma(log) fit of CASEMIX_FORMULA converges to on these covariates.
-
-    That formula leaves out the hospital efficiency effects, trends and the
-    combination arm, so its coefficients are not the structural ones; its
-    pseudo-true values are the solution of the GLM score equations with each
-    cost replaced by its true mean mu (Fisher scoring; for Gamma with a log
-    link the working weights are 1, so X'X is fixed). A fit on the data lands
-    within sampling error of them. None when the records cannot identify them.
-    """
-    drg_seen = sorted(set().union(*(np.unique(a["drg"]).tolist() for a in arrays)))
-    lvl_seen = sorted(set().union(*(np.unique(a["level"]).tolist() for a in arrays)))
-    drg_cols, lvl_cols = drg_seen[1:], lvl_seen[1:]
-    names = (["Intercept"] + [f"C(drg_code)[T.{codes[g]}]" for g in drg_cols]
-             + [f"C(hospital_level)[T.{LEVELS[v]}]" for v in lvl_cols] + ["age", "los", "comorbidity_score"])
-    k = len(names)
-    drg_pos = {g: 1 + i for i, g in enumerate(drg_cols)}
-    lvl_pos = {v: 1 + len(drg_cols) + i for i, v in enumerate(lvl_cols)}
-
-    def blocks(chunk: int = 200_000):
-        for a in arrays:
-            for lo in range(0, len(a["mu"]), chunk):
-                sl = slice(lo, lo + chunk)
-                m = len(a["mu"][sl])
-                X = np.zeros((m, k))
-                X[:, 0] = 1.0
-                rows = np.arange(m)
-                for idx, pos in ((a["drg"][sl], drg_pos), (a["level"][sl], lvl_pos)):
-                    col = np.array([pos.get(int(i), -1) for i in range(max(len(codes), len(LEVELS)))])[idx]
-                    hit = col >= 0
-                    X[rows[hit], col[hit]] = 1.0
-                X[:, -3], X[:, -2], X[:, -1] = a["age"][sl], a["los"][sl], a["com"][sl]
-                yield X, a["mu"][sl]
-
-    xtx, xty = np.zeros((k, k)), np.zeros(k)
-    for X, mu in blocks():
-        xtx += X.T @ X
-        xty += X.T @ np.log(mu)
-    if np.linalg.matrix_rank(xtx) < k:          # too few records to identify every coefficient
-        return None
-    beta = np.linalg.solve(xtx, xty)            # start: least squares on log mu
-    for _ in range(max_iter):
-        xtz = np.zeros(k)
-        for X, mu in blocks():
-            eta = X @ beta
-            xtz += X.T @ (eta + mu / np.exp(eta) - 1.0)
-        new = np.linalg.solve(xtx, xtz)
-        done = np.max(np.abs(new - beta)) < tol
-        beta = new
-        if done:
-            break
-    return {name: round(float(b), 8) for name, b in zip(names, beta)}
-
-
 def generate(n_hospitals: int, rows: int, seed: int, dictionary: Dictionary | str | Path | None = None
              ) -> tuple[dict[str, pd.DataFrame], dict]:
     """Synthetic hospitals: ``({hospital_id: DataFrame}, truth)``.
@@ -524,113 +357,9 @@ def generate(n_hospitals: int, rows: int, seed: int, dictionary: Dictionary | st
         df, st = _one_hospital(h, ctx, np.random.default_rng(s))
         frames[h["hospital_id"]] = df[columns]
         stats[h["hospital_id"]] = st
-    truth = _truth(n_hospitals, rows, seed, dictionary, codes, weights, intercept, drg_eff, coef_comb, scal,
+    truth = truth_document(n_hospitals, rows, seed, dictionary, codes, weights, intercept, drg_eff, coef_comb, scal,
                    hospitals, stats, cohort_drgs)
     return frames, truth
-
-
-def _truth(n_hospitals, rows, seed, dictionary, codes, weights, intercept, drg_eff, coef_comb, scal,
-           hospitals, stats, cohort_drgs) -> dict:
-    ids = [h["hospital_id"] for h in hospitals]
-    slopes = np.array([h["slope"] for h in hospitals])
-    year_trend = float(np.round(slopes.mean(), 6))
-    h1 = hospitals[0]
-    # exact formula: hospital intercepts (level + efficiency) and hospital slopes
-    # statsmodels keeps the DRGs it sees, the first in sorted order as reference
-    seen = sorted(set().union(*(np.unique(s["_arrays"]["drg"]).tolist() for s in stats.values())))
-    ref = drg_eff[seen[0]]
-    coef = {"Intercept": round(intercept + ref + LEVEL_EFFECT[h1["hospital_level"]] + h1["efficiency"], 6)}
-    coef.update({f"C(drg_code)[T.{codes[g]}]": round(float(drg_eff[g] - ref), 6) for g in seen[1:]})
-    for h in hospitals[1:]:
-        coef[f"C(hospital_id)[T.{h['hospital_id']}]"] = round(
-            LEVEL_EFFECT[h["hospital_level"]] + h["efficiency"] - LEVEL_EFFECT[h1["hospital_level"]]
-            - h1["efficiency"], 6)
-    coef.update({"age": B_AGE, "los": B_LOS, "comorbidity_score": B_COM})
-    has_comb = sum(s["combination_rows"] for s in stats.values()) > 0
-    if has_comb:
-        coef["combination"] = coef_comb
-    for h in hospitals:
-        coef[f"C(hospital_id)[{h['hospital_id']}]:year_c"] = h["slope"]
-    comb_term = " + combination" if has_comb else ""
-    if n_hospitals > 1:
-        formula = ("cost_total ~ age + los + comorbidity_score + C(drg_code) + C(hospital_id)"
-                   + comb_term + " + C(hospital_id):year_c")
-    else:  # one hospital: no hospital terms
-        coef = {k: v for k, v in coef.items() if not k.startswith("C(hospital_id)[T.")}
-        coef["year_c"] = coef.pop(f"C(hospital_id)[{ids[0]}]:year_c")
-        formula = "cost_total ~ age + los + comorbidity_score + C(drg_code)" + comb_term + " + year_c"
-    casemix = _pseudo_true([s["_arrays"] for s in stats.values()], codes)
-    n_cohort = sum(s["cohort_rows"] for s in stats.values())
-    sum_mu0 = sum(s["cohort_sum_mu0"] for s in stats.values())
-    cohort = None
-    if cohort_drgs:
-        cohort = {
-            "drgs": cohort_drgs,
-            "fraction_of_rows": "8-12% of each hospital's rows (hospitals.*.cohort_fraction)",
-            "assignment": "strategy randomised 1:1 within the cohort",
-            "cost_ratio": scal["combination_cost_ratio"],
-            "log_cost_ratio": coef_comb,
-            "incremental_cost": round(sum_mu0 / n_cohort * (scal["combination_cost_ratio"] - 1), 2)
-            if n_cohort else None,
-            "incremental_cost_note": "expected mean cost difference combination - standard (yuan per admission) "
-                                     "given the cohort's covariates",
-            "incremental_qaly": scal["combination_qaly"],
-            "qaly_horizon_years": QALY_HORIZON,
-            "response_probability": {"standard": scal["response_standard"],
-                                     "combination": round(scal["response_standard"]
-                                                          + scal["response_combination_gain"], 3)},
-            "rows": n_cohort,
-        }
-    return {
-        "generator": f"fedcost.data.synth v{GENERATOR_VERSION}",
-        "seed": seed,
-        "n_hospitals": n_hospitals,
-        "rows_per_hospital_mean": rows,
-        "dictionary": {"name": dictionary.name, "version": dictionary.version},
-        "period": {"discharge_from": str(START), "discharge_to": str(END)},
-        "family": "gamma", "link": "log",
-        "shape": scal["shape"],
-        "scale": round(1 / scal["shape"], 8),
-        "derived_columns": {
-            "year_c": f"discharge_date year - {BASE_YEAR} (values -1, 0, 1)",
-            "combination": "1 if strategy == 'combination' else 0 (missing strategy counts 0)",
-        },
-        "formula": formula,
-        "coef": coef,
-        "casemix_formula": CASEMIX_FORMULA,
-        "casemix_coef": casemix,
-        "casemix_note": "pseudo-true values: what a pooled Gamma(log) fit of casemix_formula (dictionary columns "
-                        "only, no derived columns) converges to on these records; it leaves out the hospital "
-                        "effects, trends and the combination arm, so it differs from the structural parameters, "
-                        "but a fit on the data lands within sampling error of these values",
-        "parameters": {
-            "Intercept": intercept, "age": B_AGE, "los": B_LOS, "comorbidity_score": B_COM,
-            "year_trend": year_trend,
-            "year_trend_note": "mean of the hospitals' log-scale yearly slopes; per-case growth exp(slope)-1",
-            "level_effect": dict(LEVEL_EFFECT),
-            "drg_effect": {c: float(e) for c, e in zip(codes, drg_eff)},
-            "drg_weight": {c: float(w) for c, w in zip(codes, weights)},
-            "combination": coef_comb if cohort_drgs else None,
-        },
-        "readmission": {"family": "binomial", "link": "logit",
-                        "formula": "readmission_30d ~ age + comorbidity_score", "coef": dict(READMIT),
-                        "note": "deaths are set to 0 after drawing"},
-        "hospitals": {h["hospital_id"]: {
-            "region": h["region"], "hospital_level": h["hospital_level"], "rows": h["rows"],
-            "efficiency": h["efficiency"],
-            "level_effect": LEVEL_EFFECT[h["hospital_level"]],
-            "log_cost_effect": round(LEVEL_EFFECT[h["hospital_level"]] + h["efficiency"], 6),
-            "trend": h["slope"],
-            "trend_deviation": round(h["slope"] - year_trend, 6),
-            "per_case_growth": round(math.expm1(h["slope"]), 6),
-            "alert": ("red" if math.expm1(h["slope"]) > 0.10 else
-                      "yellow" if math.expm1(h["slope"]) > 0.08 else "none"),
-            "drug_share_mean": h["drug_share"],
-            "cohort_fraction": h["cohort_fraction"],
-            "cohort_rows": stats[h["hospital_id"]]["cohort_rows"],
-        } for h in hospitals},
-        "cohort": cohort,
-    }
 
 
 def add_derived_columns(df: pd.DataFrame) -> pd.DataFrame:

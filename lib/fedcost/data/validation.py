@@ -34,12 +34,12 @@ import pyarrow as pyarrow
 import pyarrow.compute as pc
 
 from fedcost.data.dictionary import FILE_RULE_KINDS, Dictionary
+from fedcost.data.file_rules import OneValueTracker, UniqueTracker
+from fedcost.data.schema import PANDAS_DTYPES, build_schema, evaluate_rule, message, rule_column, rule_fields
 from fedcost.errors import DataError
-from fedcost.data.readers import DEFAULT_CHUNKSIZE, TableReader, parse_values
+from fedcost.data.parsing import parse_values
+from fedcost.data.readers import DEFAULT_CHUNKSIZE, TableReader
 from fedcost.data.quality import QualitySummary
-
-PANDAS_DTYPES = {"integer": "Int64", "number": "float64", "date": "datetime64[ns]",
-                 "string": "str", "category": "str", "boolean": "boolean"}
 
 
 @dataclass(frozen=True)
@@ -80,150 +80,6 @@ class ValidationReport:
         return out
 
 
-# -- the pandera schema, built from the dictionary ---------------------------------
-def rule_column(rule: dict) -> str:
-    """The column a rule's failure is reported under (the value most likely wrong)."""
-    kind = rule["kind"]
-    return {"unique": lambda: rule["columns"][0], "one_value": lambda: rule["columns"][0], "sum": lambda: rule["total"],
-            "date_order": lambda: rule["end"], "date_diff": lambda: rule["equals"],
-            "implies": lambda: rule["then_present"]}[kind]()
-
-
-def rule_fields(rule: dict) -> list[str]:
-    out = []
-    for key in ("columns", "parts", "total", "start", "end", "equals", "if_present", "then_present"):
-        v = rule.get(key)
-        out += [v] if isinstance(v, str) else list(v or [])
-    return out
-
-
-def evaluate_rule(rule: dict, df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """(ok, checked) per row for a cross-field rule; rows whose fields are missing are not
-    checked (their missing values are reported by the column checks)."""
-    kind = rule["kind"]
-    if kind == "sum":
-        parts = df[list(rule["parts"])]
-        total = df[rule["total"]]
-        checked = parts.notna().all(axis=1) & total.notna()
-        diff = (parts.sum(axis=1) - total).abs()
-        ok = ~checked | (diff <= float(rule.get("tolerance", 0)) + 1e-9)
-    elif kind == "date_order":
-        start, end = df[rule["start"]], df[rule["end"]]
-        checked = start.notna() & end.notna()
-        ok = ~checked | (end >= start)
-    elif kind == "date_diff":
-        start, end, equals = df[rule["start"]], df[rule["end"]], df[rule["equals"]]
-        days = (end - start).dt.days
-        checked = start.notna() & end.notna() & equals.notna() & (days >= 0)
-        expected = days.clip(lower=rule.get("minimum", days.min()))
-        ok = ~checked | (equals.astype("float64") == expected.astype("float64"))
-    elif kind == "implies":
-        checked = df[rule["if_present"]].notna()
-        ok = ~checked | df[rule["then_present"]].notna()
-    else:
-        raise DataError(f"rule {rule.get('name')}: kind {kind} has no dataframe check")
-    return ok.fillna(True).astype(bool), checked.fillna(False).astype(bool)
-
-
-def _column_checks(dictionary: Dictionary, name: str) -> list[pa.Check]:
-    f = dictionary.fields[name]
-    checks = []
-    if f.type in ("integer", "number", "date"):
-        conv = pd.Timestamp if f.type == "date" else float
-        if f.min is not None:
-            checks.append(pa.Check.ge(conv(f.min), error="min"))
-        if f.max is not None:
-            checks.append(pa.Check.le(conv(f.max), error="max"))
-    if f.type == "category":
-        checks.append(pa.Check.isin(dictionary.levels(name), error="codes"))
-    if f.type == "string" and f.pattern:
-        checks.append(pa.Check.str_matches(f"(?:{f.pattern})$", error="pattern"))
-    return checks
-
-
-def build_schema(dictionary: Dictionary, columns: tuple[str, ...] | None = None) -> pa.DataFrameSchema:
-    """The pandera schema of a dictionary, restricted to the fields present in a file
-    (`columns`; default all). Rules whose fields are all present become dataframe checks;
-    `unique` and `one_value` rules are checked across chunks by the validator instead."""
-    present = [n for n in dictionary.fields if columns is None or n in columns]
-    cols = {n: pa.Column(PANDAS_DTYPES[dictionary.fields[n].type], nullable=not dictionary.fields[n].required,
-                         checks=_column_checks(dictionary, n), required=True) for n in present}
-    checks = []
-    for rule in dictionary.rules:
-        if rule["kind"] in FILE_RULE_KINDS or not set(rule_fields(rule)) <= set(present):
-            continue
-        checks.append(pa.Check(lambda df, _r=rule: evaluate_rule(_r, df)[0],
-                               name=rule["name"], error=f"rule:{rule['name']}"))
-    return pa.DataFrameSchema(cols, checks=checks, strict=False, coerce=False)
-
-
-# -- messages -----------------------------------------------------------------------
-def _show(value) -> str:
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _codes_hint(dictionary: Dictionary, name: str) -> str:
-    levels = dictionary.levels(name)
-    shown = ", ".join(levels[:8]) + (f", ... ({len(levels)} codes in codes/{dictionary.fields[name].codes}.csv)"
-                                     if len(levels) > 8 else "")
-    return shown
-
-
-def _message(d: Dictionary, kind: str, column: str, value, typed: pd.DataFrame | None, row: int | None) -> str:
-    f = d.fields.get(column)
-    unit = f" {f.unit}" if f is not None and f.unit else ""
-    if kind == "parse":
-        what = {"integer": "a whole number", "number": "a finite number",
-                "date": "a date (expected YYYY-MM-DD)", "boolean": "a boolean (true/false, 1/0)"}[f.type]
-        return f"{_show(value)} is not {what}"
-    if kind == "not_nullable":
-        return "required value is missing"
-    if kind == "min":
-        return f"{_show(value)}{unit} is below the minimum {_show(f.min)}{unit}"
-    if kind == "max":
-        return f"{_show(value)}{unit} is above the maximum {_show(f.max)}{unit}"
-    if kind == "codes":
-        return f"{_show(value)} is not a code of {f.codes} (known: {_codes_hint(d, column)})"
-    if kind == "pattern":
-        return f"{_show(value)} does not match the pattern {f.pattern}"
-    if kind == "text":
-        return value
-    if kind == "dup":
-        key, first, rule = value
-        return f"duplicate {column} {key!r} (first seen in row {first}) [rule {rule}]"
-    if kind == "other_value":
-        found, expected, first, rule = value
-        return (f"{column} is {found!r} but this file's first record (row {first}) has {expected!r}: "
-                f"every record of a file must have the same {column} [rule {rule}]")
-    if kind.startswith("rule:"):
-        rule = next(r for r in d.rules if r["name"] == kind[5:])
-        return _rule_message(rule, typed.loc[row]) + f" [rule {rule['name']}]"
-    return f"{_show(value)} fails check {kind}"
-
-
-def _rule_message(rule: dict, rec: pd.Series) -> str:
-    kind = rule["kind"]
-    if kind == "sum":
-        parts = float(sum(rec[p] for p in rule["parts"]))
-        return (f"components {' + '.join(rule['parts'])} sum to {parts:.2f} but {rule['total']} is "
-                f"{float(rec[rule['total']]):.2f} (tolerance {rule.get('tolerance', 0)})")
-    if kind == "date_order":
-        return (f"{rule['end']} {_show(rec[rule['end']])} is before {rule['start']} "
-                f"{_show(rec[rule['start']])}")
-    if kind == "date_diff":
-        days = (rec[rule["end"]] - rec[rule["start"]]).days
-        expected = max(days, rule.get("minimum", days))
-        return (f"{rule['equals']} is {_show(rec[rule['equals']])} but {rule['end']} - {rule['start']} gives "
-                f"{days} day(s), so {rule['equals']} should be {expected}")
-    if kind == "implies":
-        return f"{rule['if_present']} is given but {rule['then_present']} is missing"
-    return rule.get("description", {}).get("en", rule["name"])
-
-
 # -- the validator ------------------------------------------------------------------
 class _Problems:
     """Keeps the first `cap` problems in order and counts all of them."""
@@ -249,68 +105,8 @@ class _Problems:
         frame = frame.sort_values(["row", "pos"], kind="stable")
         self.total += len(frame)
         for rec in frame.head(self.room()).itertuples(index=False):
-            msg = _message(self.d, rec.kind, rec.column, rec.value, typed, rec.row)
+            msg = message(self.d, rec.kind, rec.column, rec.value, typed, rec.row)
             self.kept.append(Problem(self.path, int(rec.row) or None, rec.column, msg))
-
-
-class _OneValueTracker:
-    """The value of a file's first record in a column, and the rows that carry another one."""
-
-    def __init__(self):
-        self.value: str | None = None
-        self.row: int | None = None
-
-    def check(self, values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str], int]:
-        """(positions in the chunk whose value differs, their values, n values checked)."""
-        present = values.notna().to_numpy()
-        if not present.any():
-            return np.empty(0, np.int64), [], 0
-        text = values.astype("str").to_numpy()
-        if self.value is None:
-            first = int(np.flatnonzero(present)[0])
-            self.value, self.row = str(text[first]), int(rows[first])
-        other = np.flatnonzero(present & (text != self.value))
-        return other, [str(v) for v in text[other]], int(present.sum())
-
-
-class _UniqueTracker:
-    """Duplicate keys across chunks: per chunk a sorted run of 64-bit key hashes with the row
-    that first held each (12 bytes a record; runs are merged now and then to keep lookups fast)."""
-
-    MAX_RUNS = 64
-
-    def __init__(self):
-        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
-
-    def check(self, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
-        """(positions of duplicates in the chunk, the rows they repeat, n keys checked)."""
-        present = keys.notna().all(axis=1).to_numpy()
-        if not present.any():
-            return np.empty(0, np.int64), np.empty(0, np.int64), 0
-        sub = keys[present]
-        h = pd.util.hash_pandas_object(sub.astype("str"), index=False).to_numpy()
-        pos = np.flatnonzero(present)
-        order = np.argsort(h, kind="stable")
-        hs, rs = h[order], sub.index.to_numpy()[order]
-        first_in_chunk = np.r_[True, hs[1:] != hs[:-1]]
-        # within the chunk a repeat points to the first row of its run of equal hashes
-        first_row = rs[np.maximum.accumulate(np.where(first_in_chunk, np.arange(len(hs)), 0))]
-        earlier = np.zeros(len(hs), dtype=bool)
-        for run_h, run_r in self.runs:  # oldest first: the first hit is the first occurrence
-            at = np.minimum(np.searchsorted(run_h, hs), len(run_h) - 1)
-            hit = (run_h[at] == hs) & ~earlier
-            first_row[hit] = run_r[at[hit]]
-            earlier |= hit
-        dup = earlier | ~first_in_chunk
-        new = first_in_chunk & ~earlier
-        if new.any():
-            self.runs.append((hs[new], rs[new].astype(np.uint32)))
-        if len(self.runs) > self.MAX_RUNS:
-            allh = np.concatenate([r[0] for r in self.runs])
-            allr = np.concatenate([r[1] for r in self.runs])
-            o = np.argsort(allh, kind="stable")
-            self.runs = [(allh[o], allr[o])]
-        return pos[order][dup], first_row[dup].astype(np.int64), int(present.sum())
 
 
 def _short(name: str, width: int = 40) -> str:
@@ -443,8 +239,8 @@ def _run(path, dictionary: Dictionary, encoding: str | None, max_errors: int | N
                              date_field=date_field,
                              date_min=_ts(d.fields[date_field].min) if date_field else None,
                              date_max=_ts(d.fields[date_field].max) if date_field else None)
-    uniques = [(r, _UniqueTracker()) for r in d.rules if r["kind"] == "unique" and set(r["columns"]) <= set(present)]
-    one_values = [(r, _OneValueTracker()) for r in d.rules
+    uniques = [(r, UniqueTracker()) for r in d.rules if r["kind"] == "unique" and set(r["columns"]) <= set(present)]
+    one_values = [(r, OneValueTracker()) for r in d.rules
                   if r["kind"] == "one_value" and set(r["columns"]) <= set(present)]
     width = len(reader.columns)
     kept, n_rows, blank, typed = [], 0, 0, None

@@ -130,7 +130,7 @@ class BuiltReport:
 
 def _title(executed: Path, lang: str) -> str:
     import nbformat
-    from fedcost.reporting.render import by_lang, front_matter
+    from fedcost.reporting.notebook_markdown import by_lang, front_matter
     try:
         meta = by_lang(front_matter(nbformat.read(str(executed), as_version=4))[0], lang)
         return str(meta.get("title") or executed.stem)

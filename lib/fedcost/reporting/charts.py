@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fedcost.reporting.format import is_missing, num, pct, tr
+from fedcost.reporting.format import tr
 from fedcost.reporting.i18n import t
 
 

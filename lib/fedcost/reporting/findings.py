@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from fedcost.reporting.format import (
-    alert_label, alert_level, is_all, is_missing, num, pct, strategy_name, tr, value_label, where, yuan, yuan_range,
+    alert_label, alert_level, is_missing, localise_hospitals, num, pct, strategy_name, tr, where, yuan, yuan_range,
 )
-from fedcost.reporting.i18n import normalise_lang, t
+from fedcost.reporting.i18n import normalise_lang
 from fedcost.reporting.view import StudyView
 
 

@@ -1,9 +1,11 @@
 """The shared tables of the report notebooks: indicators, cost structure, privacy, versions, status, quality."""
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
-from fedcost.reporting.format import is_all, is_missing, num, pct, tr, value_label, yuan
+from fedcost.reporting.format import alert_label, alert_level, is_all, is_missing, num, pct, tr, value_label, yuan
 from fedcost.reporting.i18n import normalise_lang, t
 from fedcost.reporting.view import StudyView
 
