@@ -41,7 +41,7 @@ def main() -> None:
     from fedcost.models.design import build_design
     from fedcost.data.dictionary import Dictionary
     from fedcost.models.families import get_family
-    from fedcost.study import run_study
+    from fedcost.researcher import run_study
     from fedcost.models.glm import GLM
     from fedcost.models.irls import GLMAnalysis
     from fedcost.data.synth import write

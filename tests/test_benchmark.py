@@ -8,7 +8,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from fedcost.analyses.benchmark import DEFAULT_FORMULA, BenchmarkAnalysis
-from fedcost.study import run_study
+from fedcost.researcher import run_study
 from fedcost.contract import run_pooled
 from fedcost.data.validation import load_valid
 

@@ -10,7 +10,7 @@ from scipy import stats as sps
 
 from fedcost.analyses.cea import CEAAnalysis, evaluate
 from fedcost.analyses.plan import with_policy
-from fedcost.study import run_study
+from fedcost.researcher import run_study
 from fedcost.policy import Policy
 from fedcost.data.validation import load_valid
 

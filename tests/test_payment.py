@@ -9,7 +9,7 @@ import pytest
 
 from fedcost.analyses.payment import PaymentAnalysis, hospital_payment
 from fedcost.analyses.plan import with_policy
-from fedcost.study import run_study
+from fedcost.researcher import run_study
 from fedcost.policy import Policy
 from fedcost.data.validation import load_valid
 
@@ -84,7 +84,7 @@ def test_each_hospital_keeps_its_own_balance_locally(hospital_paths, tmp_path):
     import json
 
     from fedcost.analyses.payment import PaymentAnalysis
-    from fedcost.study import run_study
+    from fedcost.researcher import run_study
     from fedcost.policy import Policy
 
     std = Policy.default().payment_standards()

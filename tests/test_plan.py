@@ -10,7 +10,7 @@ from fedcost.analyses.descriptive import DescriptiveAnalysis
 from fedcost.analyses.payment import PaymentAnalysis
 from fedcost.analyses.plan import load_plan, plan_info, with_policy
 from fedcost.errors import DataError, UsageError
-from fedcost.study import run_study
+from fedcost.researcher import run_study
 from fedcost.models.irls import GLMAnalysis
 from fedcost.policy import Policy
 from fedcost.analyses import kinds

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from fedcost.reporting import fonts, i18n, tables, theme
+from fedcost.reporting import charts, fonts, i18n, plots, tables, theme
 
 
 def _png(fig: Figure) -> bytes:
@@ -45,12 +45,12 @@ def _all_figures(lang, funnel_df):
                          "mean_cost": [1200.0, 1800.0, 3000.0]})
     psa = pd.DataFrame({"d_effect": rng.normal(0.4, 0.2, 300), "d_cost": rng.normal(90000, 30000, 300)})
     return {
-        "funnel": theme.funnel_plot(funnel_df, lang=lang, sigma=0.3),
-        "trend": theme.trend_chart(trend, lang=lang, yellow=0.08, red=0.10, percent=True),
-        "structure": theme.cost_structure_bars(comp, lang=lang),
-        "gaps": theme.payment_gap_bars(gaps, lang=lang),
-        "ce": theme.ce_plane(psa, lang=lang, wtp=287247),
-        "ceac": theme.ceac(theme.ceac_from_psa(psa, np.linspace(0, 600000, 13)), lang=lang, threshold=287247),
+        "funnel": plots.funnel_plot(funnel_df, lang=lang, sigma=0.3),
+        "trend": plots.trend_chart(trend, lang=lang, yellow=0.08, red=0.10, percent=True),
+        "structure": charts.cost_structure_bars(comp, lang=lang),
+        "gaps": charts.payment_gap_bars(gaps, lang=lang),
+        "ce": charts.ce_plane(psa, lang=lang, wtp=287247),
+        "ceac": charts.ceac(charts.ceac_from_psa(psa, np.linspace(0, 600000, 13)), lang=lang, threshold=287247),
     }
 
 
@@ -85,46 +85,46 @@ def test_theme_is_colour_blind_safe_and_a4_sized():
 
 def test_funnel_labels_only_the_outliers(funnel_df):
     theme.apply_theme("en")
-    fig = theme.funnel_plot(funnel_df, sigma=0.3, lang="en")
+    fig = plots.funnel_plot(funnel_df, sigma=0.3, lang="en")
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert sorted(labels) == ["H03", "H08"]
 
 
 def test_funnel_limits_narrow_with_more_cases():
-    lo, hi = theme.funnel_limits([100, 10000], sigma=0.3, z=1.96)
+    lo, hi = plots.funnel_limits([100, 10000], sigma=0.3, z=1.96)
     assert hi[0] > hi[1] > 1 > lo[1] > lo[0]
     assert np.allclose(np.log(hi), -np.log(lo))
     assert np.isclose(np.log(hi[0]), 1.96 * 0.3 / 10)
 
 
 def test_spc_limits_individuals_chart():
-    c, lcl, ucl = theme.spc_limits([1.0, 2.0, 1.0, 2.0])
+    c, lcl, ucl = plots.spc_limits([1.0, 2.0, 1.0, 2.0])
     assert c == 1.5 and np.isclose(ucl - c, 2.66) and np.isclose(c - lcl, 2.66)
 
 
 def test_trend_rings_points_outside_control_limits():
     theme.apply_theme("en")
     df = pd.DataFrame({"period": list("ABCDEFGHIJ"), "value": [1, 1.1, 0.9, 1, 1.05, 0.95, 1, 1.02, 0.98, 3.0]})
-    fig = theme.trend_chart(df, yellow=2, red=2.5)
+    fig = plots.trend_chart(df, yellow=2, red=2.5)
     assert "Outside control limits" in _texts(fig)
 
 
 def test_ceac_from_psa_is_a_probability_that_rises_with_wtp():
     psa = pd.DataFrame({"d_effect": [1.0, 1.0, 1.0, 1.0], "d_cost": [100.0, 200.0, 300.0, 400.0]})
-    c = theme.ceac_from_psa(psa, [0, 150, 250, 1000])
+    c = charts.ceac_from_psa(psa, [0, 150, 250, 1000])
     assert c["prob"].tolist() == [0.0, 0.25, 0.5, 1.0]
 
 
 def test_helpers_name_missing_columns():
     with pytest.raises(ValueError, match=r"oe"):
-        theme.funnel_plot(pd.DataFrame({"hospital": ["a"], "n": [10]}))
+        plots.funnel_plot(pd.DataFrame({"hospital": ["a"], "n": [10]}))
 
 
 def test_payment_gaps_sorted_with_sign_colours():
     theme.apply_theme("en")
     df = pd.DataFrame({"drg_code": ["A", "B", "C"], "payment_standard": [100.0, 100.0, 100.0],
                        "mean_cost": [120.0, 90.0, 105.0]})
-    fig = theme.payment_gap_bars(df)
+    fig = charts.payment_gap_bars(df)
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert ticks == ["B", "C", "A"]
 
@@ -174,5 +174,5 @@ def test_funnel_takes_the_benchmark_analysis_limits_and_flags():
                           "lower998": 1 - 3.09 / np.sqrt(grid), "upper998": 1 + 3.09 / np.sqrt(grid)})
     sites = pd.DataFrame({"site": ["S1", "S2", "S3"], "precision": [50.0, 200.0, 800.0], "oe": [1.9, 1.0, 0.8],
                           "funnel_flag": ["alarm_high", "within", "alarm_low"]})
-    fig = theme.funnel_plot(sites, x="precision", limits=curve, flag="funnel_flag", lang="en")
+    fig = plots.funnel_plot(sites, x="precision", limits=curve, flag="funnel_flag", lang="en")
     assert sorted(t.get_text() for t in fig.axes[0].texts) == ["S1", "S3"]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from fedcost.analyses.warning import WarningAnalysis, xmr
-from fedcost.study import run_study
+from fedcost.researcher import run_study
 from fedcost.contract import run_pooled
 from fedcost.data.validation import load_valid
 

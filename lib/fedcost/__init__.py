@@ -12,7 +12,7 @@ __all__ = ["__version__", "FedcostError", "UsageError", "DataError"]
 
 # Lazy exports for notebooks (`fedcost.GLM(...)`) that keep `import fedcost`
 # light: the Flower ClientApp imports the package once per message.
-_LAZY = {"GLM": "fedcost.models.glm", "GLMResults": "fedcost.models.glm", "run_study": "fedcost.study",
+_LAZY = {"GLM": "fedcost.models.glm", "GLMResults": "fedcost.models.glm", "run_study": "fedcost.researcher",
          "Dictionary": "fedcost.data.dictionary", "Policy": "fedcost.policy"}
 
 

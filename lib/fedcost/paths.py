@@ -18,3 +18,19 @@ def default_policy_file() -> Path:
 
 # The Quarto project of the reports (templates, _quarto.yml): $FEDCOST_REPORTS_DIR or reports/ of the project.
 REPORTS_DIR = Path(os.environ.get("FEDCOST_REPORTS_DIR", PROJECT_ROOT / "reports"))
+
+
+def git_commit() -> str | None:
+    """The git commit of the source tree that runs ("+modified" when it has uncommitted changes), or None."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() + ("+modified" if dirty else "")

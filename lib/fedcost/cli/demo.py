@@ -56,7 +56,7 @@ def run(args) -> int:
     from fedcost.federation.crypto import init_keys
     from fedcost.data.dictionary import Dictionary
     from fedcost.errors import FedcostError, UsageError
-    from fedcost.study import run_study
+    from fedcost.researcher import run_study
     from fedcost.policy import Policy
     from fedcost.data.synth import write
     from fedcost.data.validation import validate_file

@@ -47,7 +47,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from fedcost.errors import FedcostError
-    from fedcost.study import run_study
+    from fedcost.researcher import run_study
     from fedcost.models.glm import GLMResults
     from fedcost.models.irls import GLMAnalysis
     from fedcost.files import write_json

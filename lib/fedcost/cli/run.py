@@ -55,7 +55,7 @@ def printer(quiet: bool):
 
 def run(args) -> int:
     from fedcost.analyses.plan import load_plan, plan_info
-    from fedcost.study import run_study
+    from fedcost.researcher import run_study
     from fedcost.policy import Policy
 
     policy = Policy.load(args.policy)

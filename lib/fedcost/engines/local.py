@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
-from fedcost.engines.entrypoints import DEFAULT_PROTOCOL, coordinator_serve
+from fedcost.engines.entrypoints import DEFAULT_PROTOCOL, coordinator_serve, hospital_handle
 from fedcost.engines.jobs import normalize_nodes
+from fedcost.engines.processes import read_output
 
 
 class LocalTransport:
@@ -23,6 +24,9 @@ class LocalTransport:
     def nodes(self) -> list[int]:
         return list(self._nodes)
 
+    def node_labels(self) -> dict[int, str]:
+        return {i: str(node.get("hospital", i)) for i, node in self._nodes.items()}
+
     def exchange(self, requests: dict[int, bytes]) -> dict[int, bytes]:
         replies = {}
         for node_id, request in requests.items():
@@ -34,9 +38,13 @@ class LocalTransport:
 def run(job: dict, nodes, workdir: Path | None = None, *, protocol: str = DEFAULT_PROTOCOL, progress=None,
         teardown: Iterable[Callable[[Path], object]] = (), **_) -> dict:
     """Run ``job`` in this process; hospitals answer in-process (no worker, so ``teardown`` has nothing to stop)."""
-    from fedcost.federation import hospital
-
+    if protocol == DEFAULT_PROTOCOL:  # the hospital itself, not the relay to a worker process
+        from fedcost.federation.hospital import handle
+    else:
+        handle = hospital_handle(protocol)
     typed = normalize_nodes(nodes, Path(workdir or "."), protocol)
-    out = coordinator_serve(protocol)(job, LocalTransport([n.config() for n in typed], hospital.handle))
+    out = coordinator_serve(protocol)(job, LocalTransport([n.config() for n in typed], handle))
+    if out is None:  # a coordinator that only writes its output file (echo)
+        out = read_output(job)
     out.setdefault("engine", "local")
     return out

@@ -10,6 +10,6 @@
 
 The maths knows nothing of Flower or crypto: must not import the federation,
 engines, analyses, results (beyond its file helpers), reporting, Flower or TenSEAL.
-The one seam is ``GLM.fit_federated``, which reaches ``fedcost.study``
+The one seam is ``GLM.fit_federated``, which reaches ``fedcost.researcher``
 when it is called (the estimator is the researcher's door to both fits).
 """

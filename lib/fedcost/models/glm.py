@@ -138,7 +138,7 @@ class GLM:
 
     def fit_federated(self, paths, engine: str = "deployment", **kwargs) -> "GLM":
         """Federated fit over hospital files (one path per hospital); see `fedcost.federation.run_study`."""
-        from fedcost.study import run_study
+        from fedcost.researcher import run_study
 
         study = run_study({"glm": self._analysis("local")}, paths, engine=engine, dictionary=self.dictionary,
                           **kwargs)

@@ -166,7 +166,7 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 # Short aliases for cost components as analyses may name them.
-_ALIASES = {
+ALIASES = {
     "drugs": "drug_cost", "drug": "drug_cost",
     "consumables": "consumable_cost", "consumable": "consumable_cost", "devices": "consumable_cost",
     "exams": "exam_cost", "exam": "exam_cost", "examinations": "exam_cost", "tests": "exam_cost",
@@ -187,13 +187,13 @@ def normalise_lang(lang: str | None) -> str:
 
 
 def has(key: str) -> bool:
-    return key in LABELS or key in _ALIASES
+    return key in LABELS or key in ALIASES
 
 
 def t(key: str, lang: str | None = "en", **fmt) -> str:
     """The label for `key` in `lang`; an unknown key comes back unchanged (so data values pass through)."""
     lang = normalise_lang(lang)
-    entry = LABELS.get(key) or LABELS.get(_ALIASES.get(key, ""))
+    entry = LABELS.get(key) or LABELS.get(ALIASES.get(key, ""))
     if entry is None:
         text = key
     else:

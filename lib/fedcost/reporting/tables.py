@@ -141,18 +141,13 @@ def html_table_to_markdown(html: str, *, lang: str | None = "en") -> str | None:
 
 def code_version() -> str:
     """fedcost's version, plus the git commit of the source tree when there is one."""
-    import subprocess
-
     from fedcost import __version__
-    from fedcost.paths import PROJECT_ROOT
-    try:
-        commit = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = "", ""
-    return f"{__version__} ({commit}{', modified' if dirty else ''})" if commit else __version__
+    from fedcost.paths import git_commit
+
+    commit = git_commit()
+    if not commit:
+        return __version__
+    return f"{__version__} ({commit[:7]}{', modified' if commit.endswith('+modified') else ''})"
 
 
 def provenance_table(params: Mapping | None = None, *, lang: str | None = "en",
@@ -160,12 +155,7 @@ def provenance_table(params: Mapping | None = None, *, lang: str | None = "en",
     """The methods appendix' table: every parameter of the run, the data-dictionary version and the
     code version that produced the report (a Markdown object for the last line of a cell)."""
     from IPython.display import Markdown
-    if dictionary_version is None:
-        try:
-            from fedcost.data.dictionary import Dictionary
-            dictionary_version = Dictionary.load().version
-        except Exception:  # noqa: BLE001 - a report without the default dictionary still renders
-            dictionary_version = "–"
+    dictionary_version = dictionary_version or "–"  # from the results; reporting reads no dictionary
     rows = [(t("code_version", lang), code_version()), (t("dictionary_version", lang), str(dictionary_version))]
     rows += [(str(k), str(v)) for k, v in (extra or {}).items()]
     rows += [(str(k), str(v)) for k, v in (params or {}).items()]

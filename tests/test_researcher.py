@@ -9,7 +9,7 @@ import pytest
 
 from fedcost.errors import FederationError
 from fedcost.federation import hospital, wire
-from fedcost.study import run_study
+from fedcost.researcher import run_study
 from fedcost.models.irls import GLMAnalysis
 from oracle import CONTRACT, MODELS, contract_error, statsmodels_fit
 

@@ -5,7 +5,7 @@ the cost of starting Flower is paid once per engine.
 """
 import pytest
 
-from fedcost.study import run_study
+from fedcost.researcher import run_study
 from fedcost.models.glm import GLM
 from fedcost.models.irls import GLMAnalysis
 from oracle import CONTRACT, MODELS, contract_error, statsmodels_fit

@@ -18,28 +18,11 @@ from fedcost.federation.relay import stop_workers
 from fedcost.models.design import check_formula_fields
 from fedcost.data.dictionary import Dictionary
 from fedcost.errors import UsageError
+from fedcost.paths import git_commit
 from fedcost.policy import Policy
 from fedcost.contract import Analysis
 from fedcost.results import StudyResult
 
-
-
-def code_version() -> str | None:
-    """The git commit of the code that ran (None outside a git checkout)."""
-    import subprocess
-
-    from fedcost.paths import PROJECT_ROOT
-
-    try:
-        out = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, timeout=10).stdout.strip()
-    return out.stdout.strip() + ("+modified" if dirty else "")
 
 
 def hospital_nodes(paths, secret_key: Path, workdir: Path, encoding: str | None = None) -> list[Node]:
@@ -94,7 +77,7 @@ def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", 
         output = run_engine(job, nodes, run_dir, progress=progress, timeout=timeout, teardown=(stop_workers,))
         return StudyResult.from_output(output, analyses, engine=engine, dictionary=dictionary,
                                        workdir=run_dir if keep else None, policy=policy, plan=plan_info,
-                                       git_sha=code_version())
+                                       git_sha=git_commit())
     finally:
         if not keep:
             shutil.rmtree(run_dir, ignore_errors=True)
