@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from fedcost import engines
+
 DESCRIPTION = """\
 Run the whole main job on synthetic data and print where everything went:
 
@@ -34,7 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("--hospitals", type=int, default=6, metavar="N", help="number of hospitals (>= 3; default 6)")
     p.add_argument("--rows", type=int, default=2000, metavar="R", help="mean records per hospital (default 2000)")
     p.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
-    p.add_argument("--engine", default="deployment", choices=("deployment", "simulation", "local"),
+    p.add_argument("--engine", default=engines.DEFAULT, choices=engines.NAMES,
                    help="federation engine (default deployment: real SuperLink and SuperNodes)")
     p.add_argument("--plan", default=str(PROJECT_ROOT / "plans" / "standard.toml"), help="study plan")
     p.add_argument("--work", default="demo_output", metavar="DIR", help="data, keys, results (default demo_output)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fedcost import engines
+
 DESCRIPTION = """\
 Fit a generalised linear model over a federation: each PATH is one hospital's
 file (CSV or Parquet). The default engine starts a real Flower SuperLink and
@@ -35,7 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--policy", default=None, metavar="FILE", help="policy file with the disclosure rules (default: policy/policy.yaml)")
     p.add_argument("--keys", default=None, metavar="DIR",
                    help="folder from `fedcost keys init` (default: a fresh key ceremony for this local run)")
-    p.add_argument("--engine", default="deployment", choices=("deployment", "simulation", "local"),
+    p.add_argument("--engine", default=engines.DEFAULT, choices=engines.NAMES,
                    help="deployment (default): real SuperLink + SuperNodes; simulation: Flower's simulation "
                         "engine; local: same messages in one process, for development")
     p.add_argument("--encoding", default=None, help="text encoding of CSV files (default: detected)")

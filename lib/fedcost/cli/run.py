@@ -5,6 +5,8 @@ import argparse
 import sys
 import time
 
+from fedcost import engines
+
 DESCRIPTION = """\
 Run every analysis of a study plan (a TOML file, e.g. plans/standard.toml)
 concurrently over one federation: each PATH is one hospital's file. Only
@@ -26,7 +28,7 @@ def register(subparsers) -> None:
     p.add_argument("plan", metavar="PLAN", help="study plan (TOML)")
     p.add_argument("--data", nargs="+", required=True, metavar="PATH", help="one data file per hospital")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the tables, results.json, manifest.json")
-    p.add_argument("--engine", default="deployment", choices=("deployment", "simulation", "local"),
+    p.add_argument("--engine", default=engines.DEFAULT, choices=engines.NAMES,
                    help="deployment (default): real SuperLink + SuperNodes; simulation: Flower's simulation "
                         "engine; local: same messages in one process")
     p.add_argument("--policy", default=None, metavar="FILE", help="policy file (default: policy/policy.yaml)")
