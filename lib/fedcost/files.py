@@ -33,6 +33,12 @@ def json_safe(obj):
     return obj
 
 
+def canonical_json(obj) -> bytes:
+    """Deterministic JSON bytes (sorted keys, no spaces, NaN as null): what seals, digests and audit hashes
+    are taken of, so the same content always gives the same bytes."""
+    return json.dumps(json_safe(obj), sort_keys=True, separators=(",", ":")).encode()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, mode: int | None = None) -> Iterator[Path]:
     """A temporary path beside ``path``; write it inside the block, and it replaces ``path`` at the end.

@@ -7,7 +7,9 @@ and the coordinator passes its public one (`keys_dir`).
 """
 from __future__ import annotations
 
+import getpass
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -73,6 +75,9 @@ def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", 
             "dictionary_version": dictionary.version,
             "expected_hospitals": len(nodes),
             "max_rounds": 60,
+            # the coordinator's own append-only log, kept across runs (not part of the cleared run state)
+            "audit_log": str((run_dir / "coordinator" / "audit.jsonl").resolve()),
+            "requester": f"{getpass.getuser()}@{socket.gethostname()} (as the submitter states it)",
         }
         output = run_engine(job, nodes, run_dir, progress=progress, timeout=timeout, teardown=(stop_workers,))
         return StudyResult.from_output(output, analyses, engine=engine, dictionary=dictionary,

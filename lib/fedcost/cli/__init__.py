@@ -22,6 +22,7 @@ COMMANDS = {
     "run": "run",
     "report": "report",
     "demo": "demo",
+    "audit": "audit",
 }
 
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+from fedcost.federation.audit import AuditLog, digest
 from fedcost.federation.crypto import PublicKeys
 from fedcost.errors import FederationError
 from fedcost.federation import wire
@@ -63,6 +64,11 @@ def serve(job: dict, transport) -> dict:
     base = {"run_id": run_id, "key_fingerprint": pub.fingerprint, "disclosure": disclosure,
             "dictionary_path": job.get("dictionary_path"), "dictionary_fingerprint": job.get("dictionary_fingerprint"),
             "dictionary_version": job.get("dictionary_version")}
+    log = AuditLog(job["audit_log"]) if job.get("audit_log") else None
+    if log:
+        log.append("study", run_id=run_id, requester=job.get("requester") or "not authenticated",
+                   plan_digest=digest(job["analyses"]), analyses=job["analyses"], disclosure=disclosure,
+                   dictionary_version=job.get("dictionary_version"), key_fingerprint=pub.fingerprint)
     r = 0
     while any(a["status"] == "running" for a in analyses.values()):
         r += 1
@@ -83,6 +89,10 @@ def serve(job: dict, transport) -> dict:
             requests[node] = wire.pack({**base, "round": r, "analyses": items, "site_index": nodes.index(node),
                                         "site_count": len(nodes)}, blobs)
         replies = transport.exchange(requests)
+        if log:
+            log.append("round", run_id=run_id, round=r, analyses=running,
+                       bytes_out={labels.get(n, str(n)): len(q) for n, q in requests.items()},
+                       bytes_in={labels.get(n, str(n)): len(replies.get(n, b"")) for n in requests})
         parsed = {}
         for node, raw in replies.items():
             bytes_from[node] = bytes_from.get(node, 0) + len(raw)
@@ -97,6 +107,8 @@ def serve(job: dict, transport) -> dict:
             if header["status"] == "refused":
                 refusals[labels[node]] = header.get("reason", "")
                 progress(event="refused", hospital=labels[node], reason=header.get("reason", ""))
+                if log:
+                    log.append("refusal", run_id=run_id, round=r, hospital=labels[node], reason=header.get("reason", ""))
                 if r > 1:
                     raise FederationError(f"hospital {labels[node]} refused in round {r}: {header.get('reason')}")
                 active.remove(node)
@@ -131,6 +143,13 @@ def serve(job: dict, transport) -> dict:
         },
         "seconds": round(time.time() - t0, 3),
     }
+    if log:
+        for name, a in analyses.items():
+            log.append("release" if a["status"] == "released" else a["status"], run_id=run_id, analysis=name,
+                       hospitals=a.get("hospitals"), rounds=a["rounds"], reason=a.get("reason", ""),
+                       result_digest=digest(a["result"]) if a["status"] == "released" else None)
+        log.append("end", run_id=run_id, messages=r, participants=out["hospitals"],
+                   bytes_from_each_hospital=out["privacy"]["bytes_from_each_hospital"])
     if job.get("output"):
         write_json(job["output"], out)
     progress(event="done", rounds=out["rounds"], seconds=out["seconds"])

@@ -25,7 +25,7 @@ import tenseal as ts
 from cryptography.fernet import Fernet, InvalidToken
 
 from fedcost.errors import DataError
-from fedcost.files import write_bytes
+from fedcost.files import canonical_json, write_bytes
 
 POLY_MODULUS = 8192
 COEFF_MOD_BITS = [60, 40, 40, 60]
@@ -175,7 +175,7 @@ class SecretKeys:
 
     def seal(self, state: dict) -> str:
         key = base64.urlsafe_b64encode(self._key(b"fedcost-state-v1"))
-        return Fernet(key).encrypt(canonical(state)).decode()
+        return Fernet(key).encrypt(canonical_json(state)).decode()
 
     def open(self, token: str) -> dict:
         key = base64.urlsafe_b64encode(self._key(b"fedcost-state-v1"))
@@ -186,11 +186,4 @@ class SecretKeys:
                             "(different key ceremony, or tampered in transit)") from None
 
     def digest(self, obj) -> str:
-        return hmac.new(self._key(b"fedcost-digest-v1"), canonical(obj), hashlib.sha256).hexdigest()
-
-
-def canonical(obj) -> bytes:
-    """Deterministic JSON bytes (sorted keys, repr floats) for sealing and digests."""
-    from fedcost.files import json_safe
-
-    return json.dumps(json_safe(obj), sort_keys=True, separators=(",", ":")).encode()
+        return hmac.new(self._key(b"fedcost-digest-v1"), canonical_json(obj), hashlib.sha256).hexdigest()

@@ -21,12 +21,47 @@ from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DisclosureError, FedcostError
 from fedcost.files import atomic_path
 from fedcost.federation import wire
+from fedcost.federation.audit import AuditLog, digest
 from fedcost.analyses import kinds
 
 
+AUDIT_LOG = "audit.jsonl"  # in the hospital's work folder: what left this hospital, hash-chained
+
+
 def handle(request: bytes, node: dict) -> bytes:
-    """Answer one coordinator request; never raises (errors become a refusal with a reason)."""
+    """Answer one coordinator request; never raises (errors become a refusal with a reason).
+
+    What leaves is first written to the hospital's own audit log (its work
+    folder): a hospital that cannot log what it sends refuses instead.
+    """
     label = str(node.get("hospital") or Path(str(node.get("data-path", "hospital"))).stem)
+    reply = _reply(request, node, label)
+    if node.get("work-dir"):
+        try:
+            _log_sent(Path(node["work-dir"]) / AUDIT_LOG, request, reply)
+        except OSError as exc:
+            return wire.pack({"hospital": label, "status": "refused",
+                              "reason": f"the hospital cannot write its audit log: {type(exc).__name__}"})
+    return reply
+
+
+def _log_sent(path: Path, request: bytes, reply: bytes) -> None:
+    """One entry a reply: the study and round asked, each analysis' status, ciphertext counts, release digests."""
+    try:
+        asked, _ = wire.unpack(request)
+    except ValueError:
+        asked = {}
+    header, blobs = wire.unpack(reply)
+    AuditLog(path).append(
+        "sent", run_id=asked.get("run_id"), round=asked.get("round"), status=header.get("status"),
+        reason=header.get("reason", ""), bytes=len(reply), ciphertexts=len(blobs),
+        reply_digest=hashlib.sha256(reply).hexdigest(),
+        analyses={name: {"status": e.get("status"),
+                         **({"result_digest": digest(e["result"])} if e.get("status") == "released" else {})}
+                  for name, e in (header.get("analyses") or {}).items()})
+
+
+def _reply(request: bytes, node: dict, label: str) -> bytes:
     try:
         header, blobs = wire.unpack(request)
     except Exception as exc:  # noqa: BLE001

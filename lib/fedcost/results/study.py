@@ -21,7 +21,7 @@ from fedcost import __version__
 from fedcost.analyses import cea
 from fedcost.contract import Analysis, Tables
 from fedcost.errors import FedcostError
-from fedcost.files import json_safe
+from fedcost.files import canonical_json
 from fedcost.results.folder import MANIFEST, RESULTS, read_tables, write_folder
 
 # What result.json of one fit carries besides the fit itself (DESIGN.md, "Contracts").
@@ -130,7 +130,7 @@ class StudyResult:
 
     def canonical_json(self) -> bytes:
         """The document as canonical JSON (sorted keys, no spaces, NaN as null): what a digest is taken of."""
-        return json.dumps(json_safe(self.document()), sort_keys=True, separators=(",", ":")).encode()
+        return canonical_json(self.document())
 
     def write(self, folder: str | Path) -> Path:
         self.folder = write_folder(folder, self.tables, self.descriptions, self.document())
