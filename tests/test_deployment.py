@@ -64,6 +64,8 @@ def test_failing_hospital_is_named_and_everything_stops(tmp_path):
         deployment.run({"rounds": 2}, nodes, tmp_path / "run", timeout=200,
                        progress=watch, **ECHO)
     msg = str(err.value)
-    assert "H02" in msg and "FileNotFoundError" in msg and "missing.csv" in msg
+    # the coordinator learns which hospital failed and a reason code; the path and the error stay at H02
+    assert "H02" in msg and "internal_error" in msg and "missing.csv" not in msg
+    assert "FileNotFoundError" in (tmp_path / "run" / "logs" / "supernode-H02.log").read_text()
     assert watch.survivors() == []
     assert flower_processes_under(tmp_path) == []

@@ -78,9 +78,17 @@ def test_invalid_hospital_refuses_with_reason(hospital_paths, tmp_path):
     text = hospital_paths[0].read_text().splitlines()
     text[5] = text[5].replace(",M,", ",X,").replace(",F,", ",X,")  # unknown sex code on data row 5
     bad.write_text("\n".join(text) + "\n")
-    st = run_study({"m": GLMAnalysis("cost_total ~ age", "gamma")}, list(hospital_paths) + [bad], engine="local")
+    st = run_study({"m": GLMAnalysis("cost_total ~ age", "gamma")}, list(hospital_paths) + [bad], engine="local",
+                   workdir=tmp_path / "run")
     assert st.status("m") == "released" and st.result("m")["hospitals"] == 3
-    assert "sex" in st.output["refusals"]["H04"]
+    # only the reason code leaves the hospital: no path, no row, no column ...
+    reason = st.run["refusals"]["H04"]
+    assert reason == "the hospital's data do not validate against the data dictionary"
+    assert "H04.csv" not in reason and "sex" not in reason and ":6:" not in reason
+    # ... the details stay in the hospital's own audit log
+    from fedcost.federation import audit
+    entry = audit.read(tmp_path / "run" / "hospitals" / "H04" / "audit.jsonl")[0]
+    assert entry["code"] == "invalid_data" and "H04.csv:6:sex" in entry["details"]["query"]
     with pytest.raises(FederationError, match="H04"):
         run_study({"m": GLMAnalysis("cost_total ~ age", "gamma")}, list(hospital_paths[:2]) + [bad], engine="local")
 
@@ -93,7 +101,7 @@ def test_too_many_parameters_withheld(hospital_paths, tmp_path):
         small.append(q)
     st = run_study({"m": GLMAnalysis("cost_total ~ age + C(drg_code)", "gamma")}, small, engine="local")
     assert st.status("m") == "withheld"
-    assert "parameters" in st.output["analyses"]["m"]["reason"]
+    assert st.analyses["m"]["reason"] == "the disclosure rules withhold this result"
 
 
 def test_coordinator_rejects_plaintext_payloads(hospital_paths, monkeypatch):

@@ -106,8 +106,9 @@ def hospital_reply(payload: bytes, node_config: dict, run_config: dict) -> dict:
     """What the ClientApp sends back: ``payload`` bytes, or an ``error`` text, with the hospital's label.
 
     The handler is the hospital's own protocol's (its node config), never code
-    the run configuration names. If it raises, the reply carries the error text
-    and the label, so the coordinator's transport names the hospital.
+    the run configuration names. If it raises, the reply carries a reason code
+    and the label (the coordinator's transport names the hospital), never the
+    error's text or traceback: those stay in the SuperNode's log.
     """
     label = ""
     try:
@@ -117,9 +118,10 @@ def hospital_reply(payload: bytes, node_config: dict, run_config: dict) -> dict:
         if not isinstance(out, (bytes, bytearray)):
             raise TypeError(f"the hospital handler returned {type(out).__name__}, not bytes")
         return {"payload": bytes(out), "hospital": label}
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a reply naming the hospital
+    except Exception:  # noqa: BLE001 - every failure becomes a reply naming the hospital
         import traceback
 
-        tb = traceback.format_exc(limit=-4)
-        print(tb, flush=True)  # lands in the SuperNode's log
-        return {"error": f"{type(exc).__name__}: {exc}", "hospital": label, "traceback": tb}
+        print(traceback.format_exc(), flush=True)  # the details stay in the SuperNode's own log
+        from fedcost.federation.reasons import REASONS
+
+        return {"error": f"internal_error: {REASONS['internal_error']}", "hospital": label}

@@ -22,13 +22,13 @@ from fedcost.federation import wire
 from fedcost.files import write_json
 
 # Reply header fields a hospital may send; anything else is treated as a leak.
-ALLOWED_REPLY = {"hospital", "status", "reason", "analyses", "data_fingerprint"}
+ALLOWED_REPLY = {"hospital", "status", "code", "reason", "analyses", "data_fingerprint"}
 ALLOWED_ENTRY = {
     "running": {"status", "sealed", "digest", "length", "chunks"},
     "released": {"status", "result", "digest"},
-    "withheld": {"status", "reason"},
-    "refused": {"status", "reason"},
-    "error": {"status", "reason"},
+    "withheld": {"status", "code", "reason"},
+    "refused": {"status", "code", "reason"},
+    "error": {"status", "code", "reason"},
 }
 
 

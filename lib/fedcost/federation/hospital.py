@@ -18,9 +18,10 @@ from pathlib import Path
 
 from fedcost.federation.crypto import SecretKeys
 from fedcost.data.dictionary import Dictionary
-from fedcost.errors import DisclosureError, FedcostError
+from fedcost.errors import DataError, DisclosureError, FedcostError
 from fedcost.files import atomic_path
 from fedcost.federation import wire
+from fedcost.federation import reasons
 from fedcost.federation.audit import AuditLog, digest
 from fedcost.analyses import kinds
 
@@ -29,52 +30,59 @@ AUDIT_LOG = "audit.jsonl"  # in the hospital's work folder: what left this hospi
 
 
 def handle(request: bytes, node: dict) -> bytes:
-    """Answer one coordinator request; never raises (errors become a refusal with a reason).
+    """Answer one coordinator request; never raises (errors become a refusal with a reason code).
 
     What leaves is first written to the hospital's own audit log (its work
-    folder): a hospital that cannot log what it sends refuses instead.
+    folder), with the details of any refusal that only the hospital may see; a
+    hospital that cannot log what it sends refuses instead.
     """
     label = str(node.get("hospital") or Path(str(node.get("data-path", "hospital"))).stem)
-    reply = _reply(request, node, label)
+    header, blobs, details = _reply(request, node, label)
+    reply = wire.pack(header, blobs)
     if node.get("work-dir"):
         try:
-            _log_sent(Path(node["work-dir"]) / AUDIT_LOG, request, reply)
-        except OSError as exc:
-            return wire.pack({"hospital": label, "status": "refused",
-                              "reason": f"the hospital cannot write its audit log: {type(exc).__name__}"})
+            _log_sent(Path(node["work-dir"]) / AUDIT_LOG, request, header, blobs, len(reply), details)
+        except OSError:
+            return wire.pack({"hospital": label, "status": "refused", **_code("audit_log")})
     return reply
 
 
-def _log_sent(path: Path, request: bytes, reply: bytes) -> None:
-    """One entry a reply: the study and round asked, each analysis' status, ciphertext counts, release digests."""
+def _code(code: str) -> dict:
+    e = reasons.entry("refused", code)
+    return {"code": e["code"], "reason": e["reason"]}
+
+
+def _log_sent(path: Path, request: bytes, header: dict, blobs: dict, size: int, details: dict) -> None:
+    """One entry a reply: the study and round asked, each analysis' status, ciphertext counts, release
+    digests, and the details of refusals (which never leave)."""
     try:
         asked, _ = wire.unpack(request)
     except ValueError:
         asked = {}
-    header, blobs = wire.unpack(reply)
     AuditLog(path).append(
         "sent", run_id=asked.get("run_id"), round=asked.get("round"), status=header.get("status"),
-        reason=header.get("reason", ""), bytes=len(reply), ciphertexts=len(blobs),
-        reply_digest=hashlib.sha256(reply).hexdigest(),
-        analyses={name: {"status": e.get("status"),
+        code=header.get("code"), bytes=size, ciphertexts=len(blobs),
+        analyses={name: {"status": e.get("status"), **({"code": e["code"]} if "code" in e else {}),
                          **({"result_digest": digest(e["result"])} if e.get("status") == "released" else {})}
-                  for name, e in (header.get("analyses") or {}).items()})
+                  for name, e in (header.get("analyses") or {}).items()},
+        details=details)
 
 
-def _reply(request: bytes, node: dict, label: str) -> bytes:
+def _reply(request: bytes, node: dict, label: str) -> tuple[dict, dict, dict]:
+    """(header, blobs, details kept at the hospital) of the answer."""
     try:
         header, blobs = wire.unpack(request)
     except Exception as exc:  # noqa: BLE001
-        return wire.pack({"hospital": label, "status": "refused", "reason": f"unreadable request: {exc}"})
+        return {"hospital": label, "status": "refused", **_code("unreadable_request")}, {}, {"request": str(exc)}
     try:
         return _answer(header, blobs, node, label)
-    except FedcostError as exc:
-        return wire.pack({"hospital": label, "status": "refused", "reason": str(exc)})
     except Exception as exc:  # noqa: BLE001
+        code = reasons.code_for(exc)
+        detail = getattr(exc, "detail", "") or (str(exc) if isinstance(exc, FedcostError)
+                                                 else traceback.format_exc(limit=-6))
         if os.environ.get("FEDCOST_DEBUG"):
             traceback.print_exc()
-        return wire.pack({"hospital": label, "status": "refused",
-                          "reason": f"internal error at the hospital: {type(exc).__name__}: {exc}"})
+        return {"hospital": label, "status": "refused", **_code(code)}, {}, {"query": detail}
 
 
 # In a long-lived process (the hospital worker, a simulation actor) keys, the
@@ -99,40 +107,49 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
     work_dir = node.get("work-dir")
     own = keys.fingerprint_cached(work_dir)
     if header.get("key_fingerprint") and header["key_fingerprint"] != own:
-        raise FedcostError(f"key fingerprint mismatch: the coordinator uses {header['key_fingerprint']}, "
-                           f"this hospital holds {own}")
+        raise reasons.Refused("key_mismatch", f"the coordinator uses {header['key_fingerprint']}, "
+                                              f"this hospital holds {own}")
     dict_dir = node.get("dictionary") or header.get("dictionary_path")
     dictionary = _memo("dictionary", Path(dict_dir) / "dictionary.yaml" if dict_dir else None,
                        lambda: Dictionary.load(dict_dir))
     if header.get("dictionary_fingerprint") and dictionary.fingerprint != header["dictionary_fingerprint"]:
-        raise FedcostError(f"data dictionary mismatch: the study uses version {header.get('dictionary_version')} "
-                           f"({header['dictionary_fingerprint'][:12]}), this hospital has {dictionary.version} "
-                           f"({dictionary.fingerprint[:12]})")
-    frame, data_key = _memo(f"frame:{dictionary.fingerprint}:{node.get('encoding')}", node["data-path"],
-                            lambda: load_frame(Path(node["data-path"]), dictionary, work_dir, node.get("encoding")))
+        raise reasons.Refused("dictionary_mismatch",
+                              f"the study uses version {header.get('dictionary_version')} "
+                              f"({header['dictionary_fingerprint'][:12]}), this hospital has {dictionary.version} "
+                              f"({dictionary.fingerprint[:12]})")
+    try:
+        frame, data_key = _memo(f"frame:{dictionary.fingerprint}:{node.get('encoding')}", node["data-path"],
+                                lambda: load_frame(Path(node["data-path"]), dictionary, work_dir, node.get("encoding")))
+    except DataError as exc:
+        raise reasons.Refused("invalid_data", str(exc)) from None
     disclosure = header["disclosure"]
     fingerprint = _memo(f"sha:{data_key}", None, lambda: _cached(work_dir, f"{data_key}.sha256",
                                                              lambda: _file_sha256(Path(node["data-path"]))))
     out_header = {"hospital": label, "status": "ok", "analyses": {}, "data_fingerprint": fingerprint}
     out_blobs: dict[str, bytes] = {}
+    details: dict[str, str] = {}
     for name, item in header["analyses"].items():
         site = {"index": header["site_index"], "count": header["site_count"]}
-        entry, chunks = _step(name, item, blobs, frame, dictionary, keys, disclosure, work_dir, data_key, site)
+        entry, chunks, detail = _step(name, item, blobs, frame, dictionary, keys, disclosure, work_dir, data_key,
+                                      site)
         out_header["analyses"][name] = entry
+        if detail:
+            details[name] = detail
         for i, c in enumerate(chunks):
             out_blobs[f"{name}/{i}"] = c
-    return wire.pack(out_header, out_blobs)
+    return out_header, out_blobs, details
 
 
 def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, work_dir, data_key, site
-          ) -> tuple[dict, list[bytes]]:
+          ) -> tuple[dict, list[bytes], str]:
+    """(reply entry, ciphertext chunks, details kept at the hospital) of one analysis for one round."""
     try:
         analysis = kinds.from_spec(item["spec"])
         block = _prepared(analysis, item["spec"], frame, dictionary, work_dir, data_key)
         n = analysis.records(block)
         if n < disclosure["min_cell_records"]:
-            return {"status": "refused", "reason": f"{n} records for this analysis, fewer than the minimum "
-                                                  f"{disclosure['min_cell_records']} per hospital"}, []
+            return reasons.entry("refused", "too_few_records"), [], (
+                f"{n} records for this analysis, fewer than the minimum {disclosure['min_cell_records']}")
         if item.get("sealed") is None:
             state = analysis.initial_state(site["count"])
         else:
@@ -143,19 +160,18 @@ def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, wo
             try:
                 released = analysis.disclose(state["result"], disclosure)
             except DisclosureError as exc:
-                return {"status": "withheld", "reason": str(exc)}, []
+                return reasons.entry("withheld", "withheld"), [], str(exc)
             _write_local_report(analysis, name, frame, released, work_dir)
-            return {"status": "released", "result": released, "digest": keys.digest(released)}, []
+            return {"status": "released", "result": released, "digest": keys.digest(released)}, [], ""
         stats = analysis.statistics(block, state, site["index"])
         chunks = keys.encrypt(stats)
         return {"status": "running", "sealed": keys.seal(state), "digest": keys.digest(state),
-                "length": int(len(stats)), "chunks": len(chunks)}, chunks
-    except FedcostError as exc:
-        return {"status": "error", "reason": str(exc)}, []
+                "length": int(len(stats)), "chunks": len(chunks)}, chunks, ""
     except Exception as exc:  # noqa: BLE001
         if os.environ.get("FEDCOST_DEBUG"):
             traceback.print_exc()
-        return {"status": "error", "reason": f"{type(exc).__name__}: {exc}"}, []
+        detail = str(exc) if isinstance(exc, FedcostError) else traceback.format_exc(limit=-6)
+        return reasons.entry("error", reasons.code_for(exc)), [], detail
 
 
 def load_frame(path: Path, dictionary: Dictionary, work_dir=None, encoding=None):
