@@ -65,12 +65,13 @@ class ChildWatcher:
     def names(self) -> set[str]:
         return set(self.cmdlines)
 
-    def survivors(self) -> list[int]:
+    def survivors(self) -> list[str]:
+        """'PID command' of every process seen during the run that still runs."""
         alive = []
         for p in self.seen.values():
             try:
                 if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(p.pid)
+                    alive.append(f"{p.pid} {' '.join(p.cmdline())[:160]} (parent {p.ppid()})")
             except psutil.Error:
                 pass
         return alive

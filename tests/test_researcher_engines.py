@@ -25,7 +25,7 @@ def test_engine_equals_pooled_statsmodels(study, pooled, family):
     res = study.result_json(family)
     ref = statsmodels_fit(MODELS[family], family, pooled)
     assert contract_error(res["coef"], res["se"], ref) < CONTRACT
-    assert res["engine"] == study.engine
+    assert res["engine"] == study.run["engine"]
 
 
 def test_engine_rounds_and_privacy(study):

@@ -6,6 +6,12 @@ the fedcost Flower app (``federated/``) with ``flwr run --stream``, relays the
 coordinator's progress lines, and tears every process down in a ``finally``
 (``fedcost.engines.lifecycle``).
 
+Secure by default, as a real federation runs: throw-away certificates for
+127.0.0.1 (``fedcost.engines.certs``), the SuperLink with TLS and SuperNode
+authentication, each hospital's node key registered with ``flwr supernode
+register`` before its SuperNode starts, so a node that was not registered is
+refused (Flower's ApiError 2004). ``insecure=True`` turns both off.
+
 Everything of a run lives under ``workdir``; a reused folder is cleared of the
 previous run's state first (``fedcost.engines.jobs.clear_run_state``)::
 
@@ -17,9 +23,12 @@ previous run's state first (``fedcost.engines.jobs.clear_run_state``)::
     flwr_home/          FLWR_HOME of the SuperLink and of `flwr run` (config.toml)
     nodes/<label>/      each hospital: node_config.toml, flwr_home/, work/ (its work-dir)
     logs/               superlink.log, supernode-<label>.log, flwr-run.log
+    tls/                the run's throw-away CA, server certificate and node keys (unless insecure)
 """
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -37,7 +46,8 @@ FEDERATION = "fedcost"
 
 def run(job: dict, nodes, workdir: Path, *, protocol: str = DEFAULT_PROTOCOL, timeout: float = 900,
         progress: Callable[[dict], None] | None = None, node_timeout: float = 120.0,
-        poll_interval: float = 0.1, teardown: Iterable[Callable[[Path], object]] = ()) -> dict:
+        poll_interval: float = 0.1, teardown: Iterable[Callable[[Path], object]] = (),
+        insecure: bool = False) -> dict:
     """Run ``job`` on a fresh local federation of one SuperNode per entry of ``nodes``.
 
     ``nodes``: ``fedcost.engines.jobs.Node`` objects or dicts with ``data-path``,
@@ -55,26 +65,32 @@ def run(job: dict, nodes, workdir: Path, *, protocol: str = DEFAULT_PROTOCOL, ti
     """
     def start(r: Run, procs: ProcessGroup, tracker: ProgressTail, deadline: float, timings: dict) -> dict:
         return _start(r, procs, tracker, deadline, timings, node_timeout=node_timeout,
-                      timeout=timeout, poll_interval=poll_interval)
+                      timeout=timeout, poll_interval=poll_interval, insecure=insecure)
 
     return run_engine("deployment", start, job, nodes, workdir, protocol=protocol, timeout=timeout,
                       progress=progress, teardown=teardown)
 
 
 def _start(r: Run, procs: ProcessGroup, tracker: ProgressTail, deadline: float, timings: dict, *,
-           node_timeout: float, timeout: float, poll_interval: float) -> dict:
+           node_timeout: float, timeout: float, poll_interval: float, insecure: bool) -> dict:
     t0 = time.monotonic()
     r.flwr_home.mkdir(exist_ok=True)
     ports = free_ports(1 + len(r.nodes))
     link = f"127.0.0.1:{ports[0]}"
+    tls = None if insecure else _throwaway_tls(r)
+    transport = "insecure = true" if insecure else f"root-certificates = {json.dumps(str(tls['ca']))}"
     (r.flwr_home / "config.toml").write_text(
         f'[superlink]\ndefault = "{FEDERATION}"\n\n'
-        f'[superlink.{FEDERATION}]\naddress = "{link}"\ninsecure = true\n', encoding="utf-8")
+        f'[superlink.{FEDERATION}]\naddress = "{link}"\n{transport}\n', encoding="utf-8")
     run_config = r.write_run_config(timeout=timeout, node_timeout=node_timeout, poll_interval=poll_interval)
-    procs.start("superlink", [
-        flower_exe("flower-superlink"), "--insecure", "--host", "127.0.0.1",
-        "--port", str(ports[0]), "--disable-runtime-dependency-installation",
-    ], flower_env(r.flwr_home), cwd=r.workdir)
+    security = ["--insecure"] if insecure else [
+        "--ssl-ca-certfile", str(tls["ca"]), "--ssl-certfile", str(tls["cert"]), "--ssl-keyfile", str(tls["key"]),
+        "--enable-supernode-auth"]
+    procs.start("superlink", [flower_exe("flower-superlink"), *security, "--host", "127.0.0.1",
+                              "--port", str(ports[0]), "--disable-runtime-dependency-installation"],
+                flower_env(r.flwr_home), cwd=r.workdir)
+    if not insecure:
+        _register(procs, r, tls, min(t0 + node_timeout, deadline))
     names = []
     for node, port in zip(r.nodes, ports[1:]):
         ndir = r.node_dir(node)
@@ -82,7 +98,9 @@ def _start(r: Run, procs: ProcessGroup, tracker: ProgressTail, deadline: float, 
         cfg = ndir / "node_config.toml"
         cfg.write_text(toml_dumps(node.config()), encoding="utf-8")
         name = f"supernode-{node.label}"
-        procs.start(name, [flower_exe("flower-supernode"), "--insecure", "--superlink", link,
+        node_security = ["--insecure"] if insecure else [
+            "--root-certificates", str(tls["ca"]), "--auth-supernode-private-key", str(tls["nodes"][node.label][0])]
+        procs.start(name, [flower_exe("flower-supernode"), *node_security, "--superlink", link,
                            "--host", "127.0.0.1", "--port", str(port), "--node-config", str(cfg)],
                     flower_env(ndir / "flwr_home"), cwd=ndir)
         names.append(name)
@@ -94,6 +112,41 @@ def _start(r: Run, procs: ProcessGroup, tracker: ProgressTail, deadline: float, 
     status = watch_run(procs, "flwr-run", r.workdir, tracker, deadline, must_live=["superlink", *names])
     timings["run_seconds"] = time.monotonic() - t1
     return status
+
+
+def _throwaway_tls(r: Run) -> dict:
+    """This run's CA and server certificate for 127.0.0.1, and a key pair per hospital."""
+    from fedcost.engines.certs import init_certs, node_keys
+
+    files = init_certs(r.workdir / "tls", ["127.0.0.1", "localhost"], force=True)
+    files["nodes"] = {n.label: node_keys(r.workdir / "tls" / "nodes", n.label) for n in r.nodes}
+    return files
+
+
+def _register(procs: ProcessGroup, r: Run, tls: dict, deadline: float) -> None:
+    """Register every hospital's public node key with the SuperLink (``flwr supernode register``), at once.
+
+    Each call is a `flwr` process (~1.5 s, mostly its imports); they run side by side. The
+    SuperLink may still be starting: a failed call is retried until ``deadline``.
+    """
+    pending = {n.label: tls["nodes"][n.label][1] for n in r.nodes}
+    env = flower_env(r.flwr_home)
+    while pending:
+        calls = {label: subprocess.Popen([flower_exe("flwr"), "supernode", "register", str(pub), FEDERATION],
+                                         env=env, cwd=r.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         text=True, start_new_session=True)
+                 for label, pub in pending.items()}
+        for label, call in calls.items():
+            out, _ = call.communicate(timeout=120)
+            if call.returncode == 0 and "registered successfully" in out:
+                del pending[label]
+            elif time.monotonic() > deadline:
+                raise FederationError(f"hospital {label}'s node key could not be registered with the SuperLink: "
+                                      f"{out.strip()[-500:]}\n" + procs.logs_tail())
+        if pending:
+            if procs.dead():
+                raise FederationError(f"{', '.join(procs.dead())} exited during startup\n" + procs.logs_tail())
+            time.sleep(0.5)
 
 
 def _wait_active(procs: ProcessGroup, superlink_log: Path, n: int, deadline: float) -> None:

@@ -27,7 +27,7 @@ LABEL = re.compile(r"[A-Za-z0-9_.-]+")
 # previous run's lines would let it start `flwr run` before the SuperLink is up),
 # Ray's session, and the coordinator's output. Hospitals' work folders stay:
 # their caches are keyed by the data file's identity.
-RUN_STATE = ("logs", "flwr_home", "ray", "output.json", "progress.jsonl", "status.json", "job.json",
+RUN_STATE = ("logs", "flwr_home", "ray", "tls", "output.json", "progress.jsonl", "status.json", "job.json",
              "run_config.toml", "nodes.json")
 
 

@@ -238,11 +238,42 @@ class ProcessGroup:
                     p.wait(timeout=3)
                 except subprocess.TimeoutExpired:
                     pass
+        killed += self._sweep_late(psutil)
         for cleanup in self.cleanups:
             try:
                 cleanup()
             except Exception:  # noqa: BLE001 - one failing cleanup must not skip the others
                 pass
+        return killed
+
+    def _sweep_late(self, psutil, seconds: float = 10.0) -> list[int]:
+        """Until none is left (at most ``seconds``): processes started while the group was being stopped
+        (a SuperExec's ServerApp or ClientApp launched in the last moment, orphaned when its parent
+        died), found as remembered descendants still running or by their FLWR_HOME inside the run
+        folder (every process of a run inherits it), killed and waited for."""
+        if psutil is None:
+            return []
+        root = str(self.log_dir.parent)
+        killed: list[int] = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            late = {p.pid: p for p in self.alive()}
+            for proc in psutil.process_iter(["pid"]):
+                try:
+                    if proc.pid != os.getpid() and running(proc) and \
+                            proc.environ().get("FLWR_HOME", "").startswith(root):
+                        late.setdefault(proc.pid, proc)
+                except psutil.Error:
+                    continue
+            if not late:
+                break
+            for proc in late.values():
+                try:
+                    proc.kill()
+                    killed.append(proc.pid)
+                except psutil.Error:
+                    pass
+            psutil.wait_procs(list(late.values()), timeout=2)
         return killed
 
     def logs_tail(self, lines: int = 25) -> str:
