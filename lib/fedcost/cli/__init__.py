@@ -1,6 +1,8 @@
 """The `fedcost` command line. Each subcommand lives in its own module here
 and exposes `register(subparsers)`; this module only dispatches and turns
 errors into messages and exit codes (1: bad input, 2: usage), never a traceback.
+
+The top layer: it may import everything, and nothing imports it.
 """
 from __future__ import annotations
 

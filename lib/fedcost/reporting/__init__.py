@@ -6,10 +6,15 @@
   on PATH, else the embedded pandoc + typst renderer.
 - `build.build_reports(params, out_dir, notebooks=...)`: both, for several notebooks and languages,
   atomically, with an index page (what `fedcost report` runs).
-- `theme`: the figure theme and the standard figures; `tables.md_table`: tables for notebooks;
+- `theme`: the figure theme; `plots` and `charts`: the standard figures; `view`, `findings`,
+  `panels`, `format` (with `content` as the notebooks' one import); `tables.md_table`: tables for notebooks;
   `i18n`: labels in English and Chinese; `fonts`: CJK font discovery.
 
 Submodules are imported lazily: a notebook importing `fedcost.reporting.theme` pays for nothing else.
+
+Reporting reads results (`fedcost.results`, through `view.StudyView`) and must
+not import the data side, the models, the analyses, the federation or the
+engines: every statistic it shows was computed by an analysis kind.
 """
 from __future__ import annotations
 

@@ -30,10 +30,11 @@ def kpi_table(s: StudyView, region="all", period=None, lang="en", *, growth_yell
         return "–" if is_missing(v) else f(v)
 
     def ci(row):
-        if row is None or bool(row.get("suppressed", False)) or is_missing(row.get("cost_sd")):
+        """The per-case cost's 95% interval as the descriptive kind released it (renamed ci_* by annual())."""
+        if row is None or bool(row.get("suppressed", False)):
             return ""
-        se = float(row["cost_sd"]) / math.sqrt(float(row["n"]))
-        return f" ({num(row['cost_mean'] - 1.96 * se)}–{num(row['cost_mean'] + 1.96 * se)})"
+        lo, hi = row.get("ci_lower", row.get("cost_mean_lower95")), row.get("ci_upper", row.get("cost_mean_upper95"))
+        return "" if is_missing(lo) or is_missing(hi) else f" ({num(lo)}–{num(hi)})"
 
     def status(v, cap, yellow=None):
         if is_missing(v):
