@@ -1,7 +1,6 @@
 """The shared tables of the report notebooks: indicators, cost structure, privacy, versions, status, quality."""
 from __future__ import annotations
 
-import math
 
 import pandas as pd
 
