@@ -1,7 +1,6 @@
 """The shared tables of the report notebooks: indicators, cost structure, privacy, versions, status, quality."""
 from __future__ import annotations
 
-
 import pandas as pd
 
 from fedcost.reporting.format import alert_label, alert_level, is_all, is_missing, num, pct, tr, value_label, yuan
