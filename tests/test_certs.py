@@ -66,3 +66,18 @@ def test_an_unregistered_hospital_is_refused(tmp_path):
     finally:
         procs.teardown()
     assert procs.alive() == []
+
+
+def test_cli_init_and_node_key(tmp_path):
+    import subprocess
+    import sys
+
+    run = lambda *a: subprocess.run([sys.executable, "-m", "fedcost.cli", "certs", *a], capture_output=True, text=True)
+    ok = run("init", "--out", str(tmp_path / "c"), "--host", "127.0.0.1", "--host", "coord.local")
+    assert ok.returncode == 0 and (tmp_path / "c" / "server.crt").is_file() and "coord.local" in ok.stdout
+    again = run("init", "--out", str(tmp_path / "c"), "--host", "127.0.0.1")
+    assert again.returncode == 2 and "--force" in again.stderr and "Traceback" not in again.stderr
+    key = run("node-key", "--out", str(tmp_path / "k"), "--name", "H01")
+    assert key.returncode == 0 and (tmp_path / "k" / "H01.pub").read_text().startswith("ecdsa-sha2-nistp384")
+    bad = run("node-key", "--out", str(tmp_path / "k"), "--name", "../H01")
+    assert bad.returncode == 2 and "use letters" in bad.stderr

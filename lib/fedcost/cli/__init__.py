@@ -25,6 +25,7 @@ COMMANDS = {
     "report": "report",
     "demo": "demo",
     "audit": "audit",
+    "certs": "certs",
 }
 
 
