@@ -51,6 +51,7 @@ class ChildWatcher:
         self.seen: dict[int, psutil.Process] = {}
         self.cmdlines: set[str] = set()
         self.lines: list[dict] = []
+        self.telemetry: dict[str, str | None] = {}  # command -> FLWR_TELEMETRY_ENABLED in its environment
 
     def __call__(self, line: dict) -> None:
         self.lines.append(line)
@@ -58,7 +59,9 @@ class ChildWatcher:
             if child.pid not in self.seen:
                 self.seen[child.pid] = child
                 try:
-                    self.cmdlines.add(" ".join(child.cmdline()[:2]))
+                    cmd = " ".join(child.cmdline()[:2])
+                    self.cmdlines.add(cmd)
+                    self.telemetry[cmd] = child.environ().get("FLWR_TELEMETRY_ENABLED")
                 except psutil.Error:
                     pass
 

@@ -35,6 +35,8 @@ def test_deployment_runs_echo_end_to_end_and_leaves_nothing(tmp_path):
     # real Flower processes were running during the run ...
     names = " ".join(watch.names())
     assert "flower-superlink" in names and "flower-supernode" in names
+    # Flower's telemetry is off in every process the run started (its children inherit the setting)
+    assert watch.telemetry and set(watch.telemetry.values()) == {"0"}, watch.telemetry
     # ... and none survives
     assert watch.survivors() == []
     assert flower_processes_under(tmp_path) == []
