@@ -83,7 +83,8 @@ def serve(job: dict, transport) -> dict:
                 a = analyses[name]
                 if a["participants"] is not None and node not in a["participants"]:
                     continue
-                items[name] = {"spec": a["spec"], "sealed": a["sealed"], "length": a["length"], "chunks": a["chunks"]}
+                items[name] = {"spec": a["spec"], "sealed": a["sealed"], "length": a["length"], "chunks": a["chunks"],
+                               "participants": a.get("sum_sites")}  # whose tags the sum holds (federation.sums)
                 for i, c in enumerate(a["sum"] or []):
                     blobs[f"sum/{name}/{i}"] = c
             requests[node] = wire.pack({**base, "round": r, "analyses": items, "site_index": nodes.index(node),
@@ -118,7 +119,7 @@ def serve(job: dict, transport) -> dict:
             raise FederationError(f"only {len(active)} hospital(s) can take part, the policy needs at least "
                                   f"{disclosure['min_hospitals']} ({why})")
         for name in running:
-            _collect(name, analyses[name], parsed, labels, pub, disclosure, r)
+            _collect(name, analyses[name], parsed, labels, pub, disclosure, r, {n: nodes.index(n) for n in nodes})
         progress(event="round", round=r, running=len(running),
                  finished=sum(a["status"] != "running" for a in analyses.values()),
                  seconds=round(time.time() - t_round, 3))
@@ -175,7 +176,8 @@ def _check_reply(header: dict, blobs: dict, pub: PublicKeys, checked: dict) -> N
     checked["headers"] += 1
 
 
-def _collect(name: str, a: dict, parsed: dict, labels: dict, pub: PublicKeys, disclosure: dict, r: int) -> None:
+def _collect(name: str, a: dict, parsed: dict, labels: dict, pub: PublicKeys, disclosure: dict, r: int,
+             site_of: dict) -> None:
     entries = {node: header["analyses"].get(name) for node, (header, _) in parsed.items()
                if (a["participants"] is None or node in a["participants"]) and name in header["analyses"]}
     statuses = {e["status"] for e in entries.values()}
@@ -214,5 +216,6 @@ def _collect(name: str, a: dict, parsed: dict, labels: dict, pub: PublicKeys, di
     a["sealed"], a["length"], a["chunks"] = first["sealed"], first["length"], first["chunks"]
     chunk_lists = [[parsed[n][1][f"{name}/{i}"] for i in range(e["chunks"])] for n, e in entries.items()]
     a["sum"] = pub.add(chunk_lists)
+    a["sum_sites"] = sorted(site_of[n] for n in entries)
     a["rounds"] += 1
 

@@ -185,5 +185,9 @@ class SecretKeys:
             raise DataError("the relayed analysis state does not open with this hospital's key "
                             "(different key ceremony, or tampered in transit)") from None
 
+    def tag_key(self) -> bytes:
+        """The key of the contribution tags (``fedcost.federation.sums``): the coordinator cannot derive it."""
+        return self._key(b"fedcost-tags-v1")
+
     def digest(self, obj) -> str:
         return hmac.new(self._key(b"fedcost-digest-v1"), canonical_json(obj), hashlib.sha256).hexdigest()

@@ -21,12 +21,15 @@ from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError, DisclosureError, FedcostError
 from fedcost.files import atomic_path
 from fedcost.federation import wire
-from fedcost.federation import reasons
+from fedcost.federation import reasons, sums
 from fedcost.federation.audit import AuditLog, digest
 from fedcost.analyses import kinds
 
 
 AUDIT_LOG = "audit.jsonl"  # in the hospital's work folder: what left this hospital, hash-chained
+# The fewest hospitals whose sum this hospital helps decrypt, whatever the coordinator's header says
+# (a node setting `min-hospitals` may raise it): the disclosure rules' default.
+HOSPITAL_FLOOR = 3
 
 
 def handle(request: bytes, node: dict) -> bytes:
@@ -128,8 +131,10 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
     out_header = {"hospital": label, "status": "ok", "analyses": {}, "data_fingerprint": fingerprint}
     out_blobs: dict[str, bytes] = {}
     details: dict[str, str] = {}
+    min_hospitals = max(int(disclosure["min_hospitals"]), int(node.get("min-hospitals", HOSPITAL_FLOOR)))
     for name, item in header["analyses"].items():
-        site = {"index": header["site_index"], "count": header["site_count"]}
+        site = {"index": header["site_index"], "count": header["site_count"], "run": str(header.get("run_id")),
+                "min_hospitals": min_hospitals}
         entry, chunks, detail = _step(name, item, blobs, frame, dictionary, keys, disclosure, work_dir, data_key,
                                       site)
         out_header["analyses"][name] = entry
@@ -155,6 +160,7 @@ def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, wo
         else:
             state = keys.open(item["sealed"])
             total = keys.decrypt([blobs[f"sum/{name}/{i}"] for i in range(item["chunks"])], item["length"])
+            total = sums.check(total, keys, site, name, keys.digest(state), item.get("participants"))
             state = analysis.advance(state, total)
         if state.get("done"):
             try:
@@ -163,7 +169,7 @@ def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, wo
                 return reasons.entry("withheld", "withheld"), [], str(exc)
             _write_local_report(analysis, name, frame, released, work_dir)
             return {"status": "released", "result": released, "digest": keys.digest(released)}, [], ""
-        stats = analysis.statistics(block, state, site["index"])
+        stats = sums.tagged(analysis.statistics(block, state, site["index"]), keys, site, name, keys.digest(state))
         chunks = keys.encrypt(stats)
         return {"status": "running", "sealed": keys.seal(state), "digest": keys.digest(state),
                 "length": int(len(stats)), "chunks": len(chunks)}, chunks, ""

@@ -19,6 +19,7 @@ REASONS = {
     "refused_query": "the query asks for something hospitals do not run (formula or parameters)",
     "analysis_failed": "the analysis could not be computed from the summed statistics",
     "withheld": "the disclosure rules withhold this result",
+    "forged_sum": "the sum the coordinator sent is not the sum of this round's declared participants",
     "audit_log": "the hospital cannot write its audit log, so it sends nothing",
     "internal_error": "an internal error at the hospital",
 }

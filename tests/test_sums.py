@@ -1,0 +1,92 @@
+"""Sums the hospitals can verify: a coordinator that forges, trims or replays a sum is caught.
+
+Unit checks with the hospitals' real keys, then a dishonest coordinator over real CKKS (the local
+engine's transport, tampering with the requests it hands to the hospitals).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fedcost.engines import local
+from fedcost.federation import sums, wire
+from fedcost.federation.crypto import SECRET_FILE, SecretKeys, init_keys
+from fedcost.federation.reasons import Refused
+from fedcost.models.irls import GLMAnalysis
+from fedcost.researcher import run_study
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("keys")
+    init_keys(folder, force=True)
+    return SecretKeys.load(folder / SECRET_FILE)
+
+
+def site(i, count=3):
+    return {"index": i, "count": count, "run": "run-1", "min_hospitals": 3}
+
+
+def contributions(keys, digest="d1"):
+    return [sums.tagged(np.array([1.0, 10.0 * (i + 1)]), keys, site(i), "m", digest) for i in range(3)]
+
+
+def refused(detail: str, call, *args):
+    """The check refuses with code forged_sum; ``detail`` (kept at the hospital) says why."""
+    with pytest.raises(Refused) as err:
+        call(*args)
+    assert err.value.code == "forged_sum" and detail in err.value.detail, err.value.detail
+
+
+def test_the_honest_sum_passes_and_loses_its_tags(keys):
+    total = sum(contributions(keys))
+    np.testing.assert_allclose(sums.check(total, keys, site(0), "m", "d1", [0, 1, 2]), [3.0, 60.0])
+
+
+def test_one_hospitals_contribution_as_the_sum_is_caught(keys):
+    one = contributions(keys)[1]
+    refused("tags do not match", sums.check, one, keys, site(0), "m", "d1", [0, 1, 2])
+    # declared as a one-hospital sum, or as a two-hospital one
+    refused("without this hospital", sums.check, one, keys, site(0), "m", "d1", [1])
+    refused("at least 3", sums.check, sum(contributions(keys)[:2]), keys, site(0), "m", "d1", [0, 1])
+
+
+def test_last_rounds_sum_is_caught(keys):
+    old = sum(contributions(keys, digest="d0"))
+    refused("tags do not match", sums.check, old, keys, site(2), "m", "d1", [0, 1, 2])
+
+
+def test_a_forged_tag_block_is_caught(keys):
+    """The coordinator can encrypt, but not compute a tag: any block it makes up is off."""
+    forged = contributions(keys)[0].copy()
+    forged[-3:] = [1.5, 1.5, 1.5]
+    refused("tags do not match", sums.check, forged, keys, site(0), "m", "d1", [0, 1, 2])
+
+
+@pytest.mark.parametrize("attack", ["one_hospital", "last_round"])
+def test_a_dishonest_coordinator_is_caught_over_real_ckks(hospital_paths, monkeypatch, attack):
+    honest = local.LocalTransport.exchange
+    seen: dict[str, list] = {"replies": [], "sums": []}
+
+    def dishonest(self, requests):
+        tampered = {}
+        for node, request in requests.items():
+            header, blobs = wire.unpack(request)
+            sum_blobs = {k: v for k, v in blobs.items() if k.startswith("sum/")}
+            if sum_blobs:
+                seen["sums"].append(sum_blobs)
+                if attack == "one_hospital":  # H01's own ciphertexts of the last round, as "the sum"
+                    h01 = seen["replies"][-1]
+                    blobs = {k: h01[k[4:]] for k in sum_blobs}
+                elif len(seen["sums"]) > len(requests):  # from round 3 on: round 2's sum again
+                    blobs = seen["sums"][0]
+            tampered[node] = wire.pack(header, blobs)
+        replies = honest(self, tampered)
+        seen["replies"].append(wire.unpack(replies[min(replies)])[1])
+        return replies
+
+    monkeypatch.setattr(local.LocalTransport, "exchange", dishonest)
+    study = run_study({"m": GLMAnalysis("cost_total ~ age", "gamma")}, hospital_paths, engine="local")
+    assert study.status("m") == "failed"
+    assert study.analyses["m"]["reason"].count(
+        "the sum the coordinator sent is not the sum of this round's declared participants") == 3
