@@ -1,11 +1,13 @@
 """The hospital side of a round: validate, decrypt the last sum, step, encrypt.
 
-Runs inside the Flower ClientApp (a fresh process per message), so it keeps
-its own work on the hospital's disk: the validated table is cached in the
-node's work-dir, keyed by the file's identity and the dictionary. Raw rows and
-plaintext statistics never leave this function; the reply holds ciphertexts,
-the sealed shared state, a digest of it, and (once an analysis finished and
-passed the disclosure rules) its released result.
+Runs in the hospital's long-lived worker (behind the ClientApp's relay) or,
+without one, in the ClientApp process itself; the validated table is cached in
+the node's work-dir, keyed by the file's identity and the dictionary. Raw rows
+and plaintext statistics never leave this function. The reply holds:
+ciphertexts (with the hospital's tag, `sums`), the sealed shared state, a
+keyed digest of it, reason codes (`reasons`), and, once an analysis finished
+and passed the disclosure rules, its released result. What leaves is logged
+first (`audit`).
 """
 from __future__ import annotations
 
@@ -16,15 +18,13 @@ import pickle
 import traceback
 from pathlib import Path
 
-from fedcost.federation.crypto import SecretKeys
+from fedcost.analyses import kinds
 from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError, DisclosureError, FedcostError
-from fedcost.files import atomic_path
-from fedcost.federation import wire
-from fedcost.federation import reasons, sums
+from fedcost.federation import reasons, sums, wire
 from fedcost.federation.audit import AuditLog, digest
-from fedcost.analyses import kinds
-
+from fedcost.federation.crypto import SecretKeys
+from fedcost.files import atomic_path
 
 AUDIT_LOG = "audit.jsonl"  # in the hospital's work folder: what left this hospital, hash-chained
 # The fewest hospitals whose sum this hospital helps decrypt, whatever the coordinator's header says
