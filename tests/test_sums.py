@@ -43,6 +43,17 @@ def test_the_honest_sum_passes_and_loses_its_tags(keys):
     np.testing.assert_allclose(sums.check(total, keys, site(0), "m", "d1", [0, 1, 2]), [3.0, 60.0])
 
 
+def test_tags_survive_ckks_beside_huge_statistics(keys):
+    """The reported failure: sums of squared costs (~1e12) in the same ciphertext blurred the tags by ~1e-4.
+    The tag block has its own ciphertext, so an honest sum of real ciphertexts passes."""
+    parts = [sums.tagged(np.array([1e12 * (i + 1), 3.0]), keys, site(i), "m", "d1") for i in range(3)]
+    chunks = [keys.encrypt(p) for p in parts]
+    assert all(len(c) == 2 for c in chunks)  # the tag ciphertext, then the statistics
+    from fedcost.federation.crypto import PublicKeys
+    total = keys.decrypt(PublicKeys(keys.context, keys.raw).add(chunks), len(parts[0]))
+    np.testing.assert_allclose(sums.check(total, keys, site(1), "m", "d1", [0, 1, 2]), [6e12, 9.0], rtol=1e-9)
+
+
 def test_one_hospitals_contribution_as_the_sum_is_caught(keys):
     one = contributions(keys)[1]
     refused("tags do not match", sums.check, one, keys, site(0), "m", "d1", [0, 1, 2])
@@ -59,7 +70,7 @@ def test_last_rounds_sum_is_caught(keys):
 def test_a_forged_tag_block_is_caught(keys):
     """The coordinator can encrypt, but not compute a tag: any block it makes up is off."""
     forged = contributions(keys)[0].copy()
-    forged[-3:] = [1.5, 1.5, 1.5]
+    forged[:3] = [1.5, 1.5, 1.5]
     refused("tags do not match", sums.check, forged, keys, site(0), "m", "d1", [0, 1, 2])
 
 

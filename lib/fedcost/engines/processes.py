@@ -254,19 +254,28 @@ class ProcessGroup:
         if psutil is None:
             return []
         root = str(self.log_dir.parent)
+        ours = {os.getpid()} | {p.pid for p in psutil.Process().parents()}  # never this process or its callers
         killed: list[int] = []
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        quiet = 0  # consecutive scans that found nothing: an orphan may appear just after its parent died
+        while time.monotonic() < deadline and quiet < 2:
             late = {p.pid: p for p in self.alive()}
-            for proc in psutil.process_iter(["pid"]):
+            for proc in psutil.process_iter(["pid", "cmdline"]):
                 try:
-                    if proc.pid != os.getpid() and running(proc) and \
-                            proc.environ().get("FLWR_HOME", "").startswith(root):
+                    if proc.pid in ours or not running(proc):
+                        continue
+                    cmd = proc.info.get("cmdline") or []
+                    flower = any(Path(arg).name.startswith(("flower-", "flwr")) for arg in cmd[:3])
+                    if proc.environ().get("FLWR_HOME", "").startswith(root) or \
+                            (flower and any(root in arg for arg in cmd)):
                         late.setdefault(proc.pid, proc)
                 except psutil.Error:
                     continue
             if not late:
-                break
+                quiet += 1
+                time.sleep(0.3)
+                continue
+            quiet = 0
             for proc in late.values():
                 try:
                     proc.kill()
@@ -300,7 +309,7 @@ def running(proc) -> bool:
     try:
         import psutil
 
-        return proc.isrunning() and proc.status() != psutil.STATUS_ZOMBIE
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except Exception:
         return False
 
