@@ -16,24 +16,9 @@ from fedcost.paths import PROJECT_ROOT
 
 sys.path.insert(0, str(Path(__file__).parent))
 import reader  # noqa: E402
+from report_helpers import REPORTS, make_results  # noqa: E402
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-REPORTS = ["regional_cost_report", "hospital_benchmarking", "cost_model", "cost_effectiveness"]
-
-
-def make_results(base: Path) -> tuple[Path, Path]:
-    """4 synthetic hospitals x 800 records through the standard plan (engine local): (data, results).
-    Made once per test session, in a folder both report test files share."""
-    data, results = base / "data", base / "results"
-    if not (results / "manifest.json").is_file():
-        from fedcost.cli import main
-        from fedcost.data.synth import write
-        write(data, 4, 800, 11)
-        files = [str(p) for p in sorted(data.glob("H*.csv"))]
-        code = main(["run", str(PROJECT_ROOT / "plans" / "standard.toml"), "--data", *files, "--out", str(results),
-                     "--engine", "local", "--quiet"])
-        assert code == 0, "fedcost run failed"
-    return data, results
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from fedcost.reporting import fonts
 
 sys.path.insert(0, str(Path(__file__).parent))
 import reader  # noqa: E402
-from test_notebooks import REPORTS, make_results  # noqa: E402
+from report_helpers import REPORTS, make_results  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

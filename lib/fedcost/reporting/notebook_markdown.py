@@ -6,6 +6,15 @@ output, labels and numbered captions in either language, figure widths),
 outputs in order (SVG/PNG figures written next to the document, Markdown and
 HTML tables as real tables, text as a block), and Quarto shortcodes.
 Jupyter's nbconvert exporters write outputs but know none of these options.
+
+nbconvert was tried for the generic part (measured on 11 notebooks x 2
+languages): its TagRemovePreprocessor and ExtractOutputPreprocessor in front
+of this module's loop gave byte-identical output but 3 more lines, a new
+direct dependency, ~0.5 s more import per process, ~25% slower conversion,
+and failures on image data held as a list of strings; its MarkdownExporter
+alone writes all hidden code and raw HTML tables (9,299 characters against
+3,465 for the example report). The generic steps left here are three tags
+and a base64 decode, so nbconvert is not used.
 """
 from __future__ import annotations
 

@@ -1,0 +1,149 @@
+"""The coordinator's checks on what hospitals send, its progress lines, and a study every hospital refuses."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fedcost.engines.local import LocalTransport
+from fedcost.errors import FederationError
+from fedcost.federation import audit, hospital
+from fedcost.federation.coordinator import (
+    ALLOWED_ENTRY, PROGRESS_LINE, _check_reply, _exchange, _fresh, _Progress, serve,
+)
+from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE, PublicKeys, SecretKeys, init_keys
+from fedcost.federation.reasons import REASONS
+from fedcost.models.irls import GLMAnalysis
+from fedcost.policy import Policy
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    out = tmp_path_factory.mktemp("keys")
+    init_keys(out)
+    return out, SecretKeys.load(out / SECRET_FILE), PublicKeys.load(out / PUBLIC_FILE)
+
+
+def _reply(**extra) -> dict:
+    return {"hospital": "H01", "status": "ok", "data_fingerprint": "ab" * 32,
+            "analyses": {"m": {"status": "running", "sealed": "tok", "digest": "d", "length": 3, "chunks": 1}},
+            **extra}
+
+
+def test_a_well_formed_reply_with_ciphertexts_passes_and_is_counted(keys):
+    _, sec, pub = keys
+    checked = {"ciphertexts": 0, "headers": 0}
+    blobs = {"m/0": sec.encrypt(np.array([1.0, 2.0, 3.0]))[0], "m/1": sec.encrypt(np.zeros(5))[0]}
+    _check_reply(_reply(), blobs, pub, checked)
+    assert checked == {"ciphertexts": 2, "headers": 1}
+    # every status with exactly its allowed fields passes
+    for status, fields in ALLOWED_ENTRY.items():
+        _check_reply({"hospital": "H01", "status": "ok", "analyses": {"a": {f: "x" for f in fields} | {
+            "status": status}}}, {}, pub, checked)
+    assert checked == {"ciphertexts": 2, "headers": 1 + len(ALLOWED_ENTRY)}
+
+
+@pytest.mark.parametrize("header, match", [
+    (_reply(xtx=[1.0, 2.0]), r"unexpected fields \['xtx'\]"),
+    (_reply(data_fingerprint="short"), r"unexpected fields \['data_fingerprint'\]"),
+    (_reply(data_fingerprint=12345), r"unexpected fields \['data_fingerprint'\]"),
+    (_reply(analyses={"m": {"status": "running", "sealed": "t", "digest": "d", "length": 3, "chunks": 1,
+                            "result": {"coef": [0.1]}}}), "analysis m reply has unexpected fields"),
+    (_reply(analyses={"m": {"status": "done", "result": 1}}), "analysis m reply has unexpected fields"),
+    (_reply(analyses={"m": {"status": "refused", "code": "x", "reason": "y", "path": "/data/H01.csv"}}),
+     "analysis m reply has unexpected fields"),
+])
+def test_headers_that_could_carry_statistics_are_refused(keys, header, match):
+    checked = {"ciphertexts": 0, "headers": 0}
+    with pytest.raises(FederationError, match=match):
+        _check_reply(header, {}, keys[2], checked)
+    assert checked["headers"] == 0
+
+
+def test_a_payload_that_is_not_a_ciphertext_is_refused(keys):
+    _, sec, pub = keys
+    checked = {"ciphertexts": 0, "headers": 0}
+    for blob in (np.arange(10.0).tobytes(), json.dumps([1.5, 2.5]).encode(), sec.encrypt([1.0])[0][:-40]):
+        with pytest.raises(FederationError, match="H01 sent a payload that is not a CKKS ciphertext"):
+            _check_reply(_reply(), {"m/0": blob}, pub, checked)
+    assert checked == {"ciphertexts": 0, "headers": 0}
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while True:
+        low, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([low])
+        out += bytes([low | 0x80])
+
+
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
+                   reason="lib bug: PublicKeys.is_ciphertext accepts a real ciphertext followed by "
+                          "an unknown protobuf field, which can carry any plaintext")
+def test_plaintext_smuggled_after_a_real_ciphertext_is_refused(keys):
+    _, sec, pub = keys
+    leak = np.arange(1000.0).tobytes()  # 1,000 plaintext statistics
+    # protobuf field 1000, wire type 2 (length-delimited): tag varint, length varint, payload
+    blob = sec.encrypt([1.0, 2.0])[0] + _varint((1000 << 3) | 2) + _varint(len(leak)) + leak
+    with pytest.raises(FederationError, match="not a CKKS ciphertext"):
+        _check_reply(_reply(), {"m/0": blob}, pub, {"ciphertexts": 0, "headers": 0})
+
+
+def test_progress_lines_on_stdout_or_in_a_file(tmp_path, capsys):
+    _Progress("-")(event="round", round=2)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith(PROGRESS_LINE)
+    event = json.loads(out[0][len(PROGRESS_LINE):])
+    assert event["event"] == "round" and event["round"] == 2 and isinstance(event["time"], float)
+    path = tmp_path / "progress.jsonl"
+    p = _Progress(str(path))
+    p(event="nodes", nodes=3)
+    p(event="done", rounds=4, time=1.0)
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [x["event"] for x in lines] == ["nodes", "done"] and lines[1]["time"] == 1.0
+    _Progress(None)(event="ignored")  # no progress file: nothing written anywhere
+    assert capsys.readouterr().out == ""
+
+
+def test_fresh_state_and_the_exchange_of_a_transport_without_dropouts():
+    fresh = _fresh({"analyses": {"a": {"kind": "glm"}, "b": {"kind": "descriptive"}}})
+    assert fresh["a"] == {"spec": {"kind": "glm"}, "sealed": None, "sum": None, "length": 0, "chunks": 0,
+                          "rounds": 0, "status": "running", "participants": None}
+
+    class Plain:
+        def exchange(self, requests):
+            return {k: v[::-1] for k, v in requests.items()}
+
+    class Lossy(Plain):
+        def exchange_some(self, requests):
+            return {1: b"x"}, {2: "timed out"}
+
+    assert _exchange(Plain(), {1: b"ab", 2: b"cd"}) == ({1: b"ba", 2: b"dc"}, {})
+    assert _exchange(Lossy(), {1: b"ab", 2: b"cd"}) == ({1: b"x"}, {2: "timed out"})
+
+
+def test_a_study_every_hospital_refuses_ends_with_the_codes_only(keys, tmp_path, dictionary):
+    root, _, _ = keys
+    nodes = []
+    for h in ("H01", "H02", "H03"):
+        data = tmp_path / f"secret-{h}.csv"
+        data.write_text("record_id,age\nR1,not-an-age\n", encoding="utf-8")  # lacks required fields: invalid
+        nodes.append({"hospital": h, "data-path": str(data), "key-path": str(root / SECRET_FILE),
+                      "work-dir": str(tmp_path / "work" / h)})
+    job = {"analyses": {"m": GLMAnalysis("cost_total ~ age", "gamma").spec()},
+           "public_key": str(root / PUBLIC_FILE), "disclosure": Policy.default().disclosure,
+           "dictionary_fingerprint": dictionary.fingerprint, "audit_log": str(tmp_path / "coord" / "audit.jsonl")}
+    with pytest.raises(FederationError) as info:
+        serve(job, LocalTransport(nodes, hospital.handle))
+    message = str(info.value)
+    assert message.startswith("only 0 hospital(s) can take part, the policy needs at least 3")
+    for h in ("H01", "H02", "H03"):
+        assert f"{h}: {REASONS['invalid_data']}" in message
+    assert "secret-" not in message and "not-an-age" not in message  # the details stayed at the hospitals
+    log = tmp_path / "coord" / "audit.jsonl"
+    assert audit.verify(log) == []
+    refusals = [e for e in audit.read(log) if e["event"] == "refusal"]
+    assert sorted(e["hospital"] for e in refusals) == ["H01", "H02", "H03"]
+    assert "secret-" not in log.read_text()

@@ -1,0 +1,121 @@
+"""fedcost.reporting.findings: the regional report's headline findings (level, numbers, wording) and
+their Markdown, on a small hand-made study whose numbers are checked by hand."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedcost.reporting import findings as F
+
+sys.path.insert(0, str(Path(__file__).parent))
+from report_helpers import small_study  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def study():
+    return small_study()
+
+
+def test_growth_above_the_red_line(study):
+    f = F.finding_growth(study, "all", None, "en", 0.08, 0.10)
+    # 2024: 10,584 yuan, growth 10584 / 9450 - 1 = 12.0% > 10% (red); 95% CI 10,584 -+ 200
+    assert f.key == "growth" and f.level == "red"
+    assert f.title == "Per-case cost 10,584 yuan in 2024, up 12.0% on 2023 (red alert)"
+    assert "(95% CI 10,384–10,784 yuan)" in f.text and "8% (yellow) and 10% (red)" in f.text
+    # quarters of 2024 with a growth alert: red in Q1 (growth and yoy: one quarter) and Q3, yellow in Q2;
+    # the 2023Q4 red and the drug-share alert do not count
+    assert "2 quarters raised a red and 1 a yellow" in f.text
+    # the same study at a 15% red line and 12.5% yellow: no alert, but the quarters still pointed out
+    calm = F.finding_growth(study, "all", None, "en", 0.125, 0.15)
+    assert calm.level == "none" and "check the quarters that raised alerts" in calm.action
+    # 2023 (+5.0%) asked for by a report parameter, in Chinese
+    zh = F.finding_growth(study, "all", "2023", "zh", 0.08, 0.10)
+    assert zh.level == "none" and zh.title == "2023 年次均费用 9,450 元，较 2022 年增长 5.0%（无预警）"
+
+
+def test_growth_of_a_suppressed_region_says_so(study):
+    f = F.finding_growth(study, "east", None, "en", 0.08, 0.10)
+    assert f.level == "info" and f.title == "Per-case cost in 2024: suppressed"
+    assert "the east region" in f.text and "fewer than 5 records or 3 hospitals" in f.text
+    assert "元" not in f.text and "yuan" not in f.text            # no number leaks from a withheld cell
+    zh = F.finding_growth(study, "east", None, "zh", 0.08, 0.10)
+    assert zh.title == "2024 年次均费用：已抑制" and "东部地区" in zh.text
+
+
+def test_hospitals_outside_the_funnel(study):
+    f = F.finding_hospitals(study, "en")
+    assert f.level == "yellow" and f.title == "1 of 3 hospitals outside the funnel limits"
+    assert "Hospital B (O/E 1.52, 95% CI 1.40–1.64)" in f.text and "range 0.85–1.52" in f.text
+    assert "Hospital A (" not in f.text                            # within: not named
+    assert "医院 B（实际/预期 1.52" in F.finding_hospitals(study, "zh").text
+    calm = small_study()
+    calm.tables["funnel"] = calm.tables["funnel"].assign(funnel_flag="within")
+    c = F.finding_hospitals(calm, "en")
+    # unadjusted, A (0.75) and B (1.30) are outside 0.8-1.2; adjusted only B (1.25)
+    assert c.level == "none" and c.title == "All 3 hospitals within the funnel limits"
+    assert "Unadjusted, 2 hospitals fall outside the 0.8–1.2 cost-difference band; adjusted, 1" in c.text
+
+
+def test_payment_gap(study):
+    g = F.payment_groups(study)
+    assert g["drg_code"].tolist() == ["BR21", "BR23", "BX99"]     # the 'All' total left out
+    # cost over standard by hand: 12000 / 10000 - 1 = +20%; 7600 / 8000 - 1 = -5%
+    np.testing.assert_allclose(g["cost_over_standard"].iloc[:2], [0.20, -0.05], rtol=1e-12)
+    f = F.finding_payment(study, "en")
+    assert f.level == "yellow"                                    # 25% of cases > 20%
+    assert f.title == "25.0% of cases cost more than their DRG payment standard"
+    assert "equals 6.0% of payments" in f.text
+    # the largest total overspend among released groups: BR21 (90,000 against 20,000)
+    assert "largest total overspend is in BR21: mean cost 12,000 yuan against a standard of 10,000 yuan (+20.0%)" \
+        in f.text
+    none = small_study()
+    none.tables["payment_gap"] = none.tables["payment_gap"].iloc[0:0]
+    assert F.finding_payment(none, "en") is None
+
+
+def test_cost_structure_against_the_caps(study):
+    f = F.finding_structure(study, "all", None, "en")
+    # 2024: drugs 32% > 30% cap, consumables 18% <= 20% cap
+    assert f.level == "yellow" and f.title == "Drug share 32.0% and consumables share 18.0% in 2024"
+    assert "caps are 30% and 20%" in f.text and "the drug share" in f.text and "the consumables share" not in f.text
+    g = F.finding_structure(study, "all", "2023", "zh")         # 2023: 31% and 15%
+    assert g.level == "yellow" and g.title == "2023 年药占比 31.0%，耗占比 15.0%"
+    assert F.finding_structure(study, "east", None, "en") is None  # suppressed: nothing to say
+
+
+def test_cost_effectiveness_at_the_run_and_a_reader_threshold(study):
+    f = F.finding_cea(study, "en")
+    assert f.level == "none" and f.title == "Combination therapy is cost-effective against standard therapy"
+    # INMB = 287,247 x 0.25 - 2,500 = 69,311.75; the ICER 2,500 / 0.25 = 10,000
+    assert "an ICER of 10,000 yuan per QALY (95% interval 5,000–20,000 yuan)" in f.text
+    assert "net monetary benefit is 69,312 yuan" in f.text and "cost-effective 100%" in f.text
+    # at 8,000 yuan per QALY the ICER of 10,000 is too dear; INMB = 8,000 x 0.25 - 2,500 = -500;
+    # over the PSA draws (cost 1,000..4,000 at 0.25 QALY) only the first, 8000 x 0.25 - 1000 = 1000 > 0, is: 25%
+    low = F.finding_cea(study, "en", wtp=8000)
+    assert low.level == "yellow" and low.title == "Combination therapy is not cost-effective against standard therapy"
+    assert "willingness to pay of 8,000 yuan" in low.text and "benefit is -500 yuan" in low.text
+    assert "cost-effective 25%" in low.text
+    assert F.cea_at(study, 8000)["inmb"] == pytest.approx(-500.0)
+    assert F.finding_cea(small_study(with_cea=False), "en") is None
+
+
+def test_headline_findings_and_their_markdown(study):
+    found = F.headline_findings(study, "all", lang="en")
+    assert [f.key for f in found] == ["growth", "hospitals", "payment", "structure", "cea"]
+    md = F.findings_markdown(found, "en")
+    lines = md.splitlines()
+    # the first finding is a callout of its level (red -> important), the rest numbered from 2
+    assert lines[0] == '::: {.callout-important title="Per-case cost 10,584 yuan in 2024, up 12.0% on 2023 (red alert)"}'
+    assert lines[2] == ":::"
+    assert [ln.split(". ", 1)[0] for ln in lines[4:]] == ["2", "3", "4", "5"]
+    assert lines[4] == "2. " + found[1].markdown("en")
+    assert found[1].markdown("en").startswith("**1 of 3 hospitals outside the funnel limits**. After")
+    # thresholds passed by the report replace the policy's: at 20% / 30% growth of 12% raises no alert
+    quiet = F.headline_findings(study, growth_yellow=0.2, growth_red=0.3, lang="zh")
+    assert quiet[0].level == "none" and F.findings_markdown(quiet, "zh").startswith(
+        '::: {.callout-note title="2024 年次均费用')
+    assert F.findings_markdown([], "en") == "*The results hold no reportable findings.*\n"
+    assert F.findings_markdown([], "zh") == "*结果中没有可报告的发现。*\n"
