@@ -5,7 +5,6 @@ protocol (a name looked up in ``fedcost.engines.entrypoints``, never code named 
 run) holds the protocol; this file only wires Flower to it and records success
 or failure in the status file the engine watches.
 """
-import json
 import time
 import traceback
 
@@ -32,8 +31,9 @@ def main(grid: Grid, context: Context) -> None:
     try:
         from fedcost.engines.transport import GridTransport
 
-        with open(str(rc["job-file"]), encoding="utf-8") as fh:
-            job = json.load(fh)
+        from fedcost.engines.submission import coordinator_job
+
+        job = coordinator_job(rc)
         transport = GridTransport(
             grid,
             expected_nodes=int(rc["expected-nodes"]),
@@ -46,8 +46,14 @@ def main(grid: Grid, context: Context) -> None:
         from fedcost.engines.entrypoints import coordinator_serve
 
         serve = coordinator_serve(str(rc["protocol"]))
-        serve(job, transport)
+        output = serve(job, transport)
+        from fedcost.engines.submission import emit_output
+
+        emit_output(rc, output)
     except BaseException as exc:  # record, then let Flower see the failure too
+        from fedcost.engines.submission import emit_error
+
+        emit_error(rc, exc)
         _write_status(status_file, {
             "ok": False,
             "error": f"{type(exc).__name__}: {exc}",

@@ -27,8 +27,9 @@ from fedcost.results import StudyResult
 
 
 
-def hospital_nodes(paths, secret_key: Path, workdir: Path, encoding: str | None = None) -> list[Node]:
-    """One node description per hospital file: its data, its key, a private work folder."""
+def hospital_nodes(paths, secret_key: Path, workdir: Path, encoding: str | None = None,
+                   dictionary: Dictionary | None = None) -> list[Node]:
+    """One node description per hospital file: its data, its key, its dictionary, a private work folder."""
     nodes, seen = [], set()
     for p in paths:
         path = Path(p).resolve()
@@ -38,25 +39,73 @@ def hospital_nodes(paths, secret_key: Path, workdir: Path, encoding: str | None 
         while label in seen:
             label += "_"
         seen.add(label)
+        settings = {"encoding": encoding} if encoding else {}
+        if dictionary is not None and dictionary.path is not None:
+            settings["dictionary"] = str(Path(dictionary.path).resolve())
         nodes.append(Node(label, (workdir / "hospitals" / label).resolve(), path, Path(secret_key).resolve(),
-                          settings={"encoding": encoding} if encoding else {}))
+                          settings=settings))
     return nodes
+
+
+def study_job(analyses: dict[str, Analysis], dictionary: Dictionary, policy: Policy) -> dict:
+    """What a study asks of the hospitals: the analyses, the dictionary it expects, the disclosure rules."""
+    for analysis in analyses.values():
+        if "formula" in analysis.params:
+            check_formula_fields(analysis.params["formula"], dictionary)
+    return {
+        "analyses": {name: a.spec() for name, a in analyses.items()},
+        "disclosure": policy.disclosure,
+        "dictionary_fingerprint": dictionary.fingerprint,
+        "dictionary_version": dictionary.version,
+        "max_rounds": 60,
+        "requester": f"{getpass.getuser()}@{socket.gethostname()} (as the submitter states it)",
+    }
+
+
+def submit_study(analyses: dict[str, Analysis], coordinator: str, ca: str | Path | None, hospitals: int = 3,
+                 dictionary=None, policy: Policy | str | Path | None = None, workdir: str | Path | None = None,
+                 progress=None, timeout: float = 1800, round_timeout: float = 120.0, insecure: bool = False,
+                 plan_info: dict | None = None) -> StudyResult:
+    """Submit `analyses` to a running coordinator (``HOST:PORT``, trusting ``ca``); return what was released.
+
+    The study travels inside the submission; the hospitals answer from their own
+    hosts. ``hospitals``: how many must be connected before it starts.
+    """
+    from fedcost.engines.remote import submit
+
+    dictionary = dictionary if isinstance(dictionary, Dictionary) else Dictionary.load(dictionary)
+    policy = policy if isinstance(policy, Policy) else Policy.load(policy)
+    job = study_job(analyses, dictionary, policy)
+    keep = workdir is not None
+    run_dir = Path(workdir) if keep else Path(tempfile.mkdtemp(prefix="fedcost-submit-"))
+    try:
+        output = submit(job, coordinator, ca, run_dir, expected_nodes=hospitals, timeout=timeout,
+                        round_timeout=round_timeout, progress=progress, insecure=insecure)
+        return StudyResult.from_output(output, analyses, engine="coordinator", dictionary=dictionary,
+                                       workdir=run_dir if keep else None, policy=policy, plan=plan_info,
+                                       git_sha=git_commit())
+    finally:
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", dictionary=None,
               policy: Policy | str | Path | None = None, keys_dir: str | Path | None = None,
               workdir: str | Path | None = None, progress=None, encoding: str | None = None,
               timeout: float = 1800, plan_info: dict | None = None) -> StudyResult:
-    """Run `analyses` concurrently over one hospital per path; return their `StudyResult`."""
+    """Run `analyses` concurrently over one hospital per path on a one-machine federation; return their result.
+
+    The one-machine federation is the three parties started together on
+    127.0.0.1: the engine starts the coordinator and one hospital per path
+    (``fedcost.engines.roles``), with TLS and node authentication on.
+    """
     run_engine = engines.get(engine)
     paths = list(paths)
     if not paths:
         raise UsageError("no hospital data files given")
     dictionary = dictionary if isinstance(dictionary, Dictionary) else Dictionary.load(dictionary)
     policy = policy if isinstance(policy, Policy) else Policy.load(policy)
-    for analysis in analyses.values():
-        if "formula" in analysis.params:
-            check_formula_fields(analysis.params["formula"], dictionary)
+    study = study_job(analyses, dictionary, policy)
     keep = workdir is not None
     run_dir = Path(workdir) if keep else Path(tempfile.mkdtemp(prefix="fedcost-run-"))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -65,19 +114,13 @@ def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", 
             init_keys(run_dir / "keys", force=True)
             keys_dir = run_dir / "keys"
         keys_dir = Path(keys_dir)
-        nodes = hospital_nodes(paths, (keys_dir / SECRET_FILE).resolve(), run_dir, encoding)
+        nodes = hospital_nodes(paths, (keys_dir / SECRET_FILE).resolve(), run_dir, encoding, dictionary)
         job = {
-            "analyses": {name: a.spec() for name, a in analyses.items()},
+            **study,
             "public_key": str((keys_dir / PUBLIC_FILE).resolve()),
-            "disclosure": policy.disclosure,
-            "dictionary_path": str(dictionary.path.resolve()) if dictionary.path else None,
-            "dictionary_fingerprint": dictionary.fingerprint,
-            "dictionary_version": dictionary.version,
             "expected_hospitals": len(nodes),
-            "max_rounds": 60,
             # the coordinator's own append-only log, kept across runs (not part of the cleared run state)
             "audit_log": str((run_dir / "coordinator" / "audit.jsonl").resolve()),
-            "requester": f"{getpass.getuser()}@{socket.gethostname()} (as the submitter states it)",
         }
         output = run_engine(job, nodes, run_dir, progress=progress, timeout=timeout, teardown=(stop_workers,))
         return StudyResult.from_output(output, analyses, engine=engine, dictionary=dictionary,

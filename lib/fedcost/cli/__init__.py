@@ -26,6 +26,8 @@ COMMANDS = {
     "demo": "demo",
     "audit": "audit",
     "certs": "certs",
+    "coordinator": "coordinator",
+    "hospital": "hospital",
 }
 
 

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from fedcost import engines
+from fedcost.cli.run import add_federation_args, run_on_federation
 
 DESCRIPTION = """\
 Fit a generalised linear model over a federation: each PATH is one hospital's
@@ -13,6 +14,9 @@ one SuperNode per hospital on 127.0.0.1, runs the fit (only CKKS-encrypted
 sums leave the hospitals; the coordinator holds the public context only),
 and tears them down. The result equals a pooled statsmodels GLM on the
 concatenated rows; coefficient names are statsmodels' for the same formula.
+
+With --coordinator HOST:PORT --ca FILE the fit is submitted to a running
+federation instead, and the hospitals answer from their own hosts.
 
 Example:
   fedcost fit --data out/H01.csv out/H02.csv out/H03.csv \\
@@ -25,7 +29,7 @@ disclosure rules (the reason is printed); 2 usage error."""
 def register(subparsers) -> None:
     p = subparsers.add_parser("fit", help="fit a GLM over a local federation of hospital files",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", nargs="+", required=True, metavar="PATH", help="one data file per hospital")
+    add_federation_args(p)
     p.add_argument("--formula", required=True, metavar="F", help="statsmodels/patsy formula, e.g. 'cost_total ~ age + C(drg_code)'")
     p.add_argument("--family", required=True, choices=("gaussian", "gamma", "poisson", "binomial"))
     p.add_argument("--link", default=None, help="link function (default: identity, log, log, logit by family)")
@@ -49,7 +53,6 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from fedcost.errors import FedcostError
-    from fedcost.researcher import run_study
     from fedcost.models.glm import GLMResults
     from fedcost.models.irls import GLMAnalysis
     from fedcost.files import write_json
@@ -57,9 +60,7 @@ def run(args) -> int:
     analysis = GLMAnalysis(args.formula, args.family, args.link, weights=args.weights, offset=args.offset,
                            start="local", robust=True if args.robust else None)
     progress = None if not args.quiet else (lambda event: None)
-    study = run_study({"glm": analysis}, args.data, engine=args.engine, dictionary=args.dictionary,
-                      policy=args.policy, keys_dir=args.keys, workdir=args.workdir, progress=progress,
-                      encoding=args.encoding)
+    study = run_on_federation({"glm": analysis}, args, args.policy, progress)
     for label, reason in study.run["refusals"].items():
         print(f"hospital {label} refused: {reason}", file=sys.stderr)
     status = study.status("glm")

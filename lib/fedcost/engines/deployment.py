@@ -27,8 +27,6 @@ previous run's state first (``fedcost.engines.jobs.clear_run_state``)::
 """
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -39,9 +37,10 @@ from fedcost.engines.lifecycle import run_engine
 from fedcost.engines.processes import (
     ProcessGroup, ProgressTail, flower_env, flower_exe, free_ports, watch_run,
 )
+from fedcost.engines.roles import (
+    FEDERATION, Tls, register_nodes, superlink_command, supernode_command, write_flwr_config,
+)
 from fedcost.errors import FederationError
-
-FEDERATION = "fedcost"
 
 
 def run(job: dict, nodes, workdir: Path, *, protocol: str = DEFAULT_PROTOCOL, timeout: float = 900,
@@ -74,23 +73,16 @@ def run(job: dict, nodes, workdir: Path, *, protocol: str = DEFAULT_PROTOCOL, ti
 def _start(r: Run, procs: ProcessGroup, tracker: ProgressTail, deadline: float, timings: dict, *,
            node_timeout: float, timeout: float, poll_interval: float, insecure: bool) -> dict:
     t0 = time.monotonic()
-    r.flwr_home.mkdir(exist_ok=True)
     ports = free_ports(1 + len(r.nodes))
     link = f"127.0.0.1:{ports[0]}"
     tls = None if insecure else _throwaway_tls(r)
-    transport = "insecure = true" if insecure else f"root-certificates = {json.dumps(str(tls['ca']))}"
-    (r.flwr_home / "config.toml").write_text(
-        f'[superlink]\ndefault = "{FEDERATION}"\n\n'
-        f'[superlink.{FEDERATION}]\naddress = "{link}"\n{transport}\n', encoding="utf-8")
+    write_flwr_config(r.flwr_home, link, None if insecure else tls["ca"])
     run_config = r.write_run_config(timeout=timeout, node_timeout=node_timeout, poll_interval=poll_interval)
-    security = ["--insecure"] if insecure else [
-        "--ssl-ca-certfile", str(tls["ca"]), "--ssl-certfile", str(tls["cert"]), "--ssl-keyfile", str(tls["key"]),
-        "--enable-supernode-auth"]
-    procs.start("superlink", [flower_exe("flower-superlink"), *security, "--host", "127.0.0.1",
-                              "--port", str(ports[0]), "--disable-runtime-dependency-installation"],
-                flower_env(r.flwr_home), cwd=r.workdir)
+    procs.start("superlink", superlink_command("127.0.0.1", ports[0], None if insecure else Tls(
+        tls["ca"], tls["cert"], tls["key"])), flower_env(r.flwr_home), cwd=r.workdir)
     if not insecure:
-        _register(procs, r, tls, min(t0 + node_timeout, deadline))
+        register_nodes(r.flwr_home, {n.label: tls["nodes"][n.label][1] for n in r.nodes},
+                       min(t0 + node_timeout, deadline), r.workdir, procs.dead, procs.logs_tail)
     names = []
     for node, port in zip(r.nodes, ports[1:]):
         ndir = r.node_dir(node)
@@ -98,10 +90,8 @@ def _start(r: Run, procs: ProcessGroup, tracker: ProgressTail, deadline: float, 
         cfg = ndir / "node_config.toml"
         cfg.write_text(toml_dumps(node.config()), encoding="utf-8")
         name = f"supernode-{node.label}"
-        node_security = ["--insecure"] if insecure else [
-            "--root-certificates", str(tls["ca"]), "--auth-supernode-private-key", str(tls["nodes"][node.label][0])]
-        procs.start(name, [flower_exe("flower-supernode"), *node_security, "--superlink", link,
-                           "--host", "127.0.0.1", "--port", str(port), "--node-config", str(cfg)],
+        procs.start(name, supernode_command(link, cfg, port, None if insecure else tls["ca"],
+                                            None if insecure else tls["nodes"][node.label][0]),
                     flower_env(ndir / "flwr_home"), cwd=ndir)
         names.append(name)
     _wait_active(procs, r.logs / "superlink.log", len(r.nodes), min(t0 + node_timeout, deadline))
@@ -121,32 +111,6 @@ def _throwaway_tls(r: Run) -> dict:
     files = init_certs(r.workdir / "tls", ["127.0.0.1", "localhost"], force=True)
     files["nodes"] = {n.label: node_keys(r.workdir / "tls" / "nodes", n.label) for n in r.nodes}
     return files
-
-
-def _register(procs: ProcessGroup, r: Run, tls: dict, deadline: float) -> None:
-    """Register every hospital's public node key with the SuperLink (``flwr supernode register``), at once.
-
-    Each call is a `flwr` process (~1.5 s, mostly its imports); they run side by side. The
-    SuperLink may still be starting: a failed call is retried until ``deadline``.
-    """
-    pending = {n.label: tls["nodes"][n.label][1] for n in r.nodes}
-    env = flower_env(r.flwr_home)
-    while pending:
-        calls = {label: subprocess.Popen([flower_exe("flwr"), "supernode", "register", str(pub), FEDERATION],
-                                         env=env, cwd=r.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                         text=True, start_new_session=True)
-                 for label, pub in pending.items()}
-        for label, call in calls.items():
-            out, _ = call.communicate(timeout=120)
-            if call.returncode == 0 and "registered successfully" in out:
-                del pending[label]
-            elif time.monotonic() > deadline:
-                raise FederationError(f"hospital {label}'s node key could not be registered with the SuperLink: "
-                                      f"{out.strip()[-500:]}\n" + procs.logs_tail())
-        if pending:
-            if procs.dead():
-                raise FederationError(f"{', '.join(procs.dead())} exited during startup\n" + procs.logs_tail())
-            time.sleep(0.5)
 
 
 def _wait_active(procs: ProcessGroup, superlink_log: Path, n: int, deadline: float) -> None:

@@ -79,11 +79,11 @@ def print_progress(line: dict) -> None:
     event = line.get("event", "?")
     if event == "round":
         extras = " ".join(f"{k}={v}" for k, v in line.items()
-                          if k not in ("event", "round", "seconds"))
+                          if k not in ("event", "round", "seconds", "time"))
         print(f"[fedcost] round {line.get('round')}: {line.get('seconds', '?')} s {extras}".rstrip(),
               file=sys.stderr, flush=True)
     else:
-        extras = " ".join(f"{k}={v}" for k, v in line.items() if k != "event")
+        extras = " ".join(f"{k}={v}" for k, v in line.items() if k not in ("event", "time"))
         print(f"[fedcost] {event} {extras}".rstrip(), file=sys.stderr, flush=True)
 
 

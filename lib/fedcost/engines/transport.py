@@ -84,6 +84,18 @@ class GridTransport:
         Raises FederationError naming the hospital if a reply carries an error,
         or naming the silent hospitals if not all replies arrive within ``timeout``.
         """
+        replies, lost = self.exchange_some(requests)
+        if lost:
+            raise FederationError("; ".join(f"{self._name(n)}: {why}" for n, why in sorted(lost.items())))
+        return replies
+
+    def exchange_some(self, requests: dict[int, bytes]) -> tuple[dict[int, bytes], dict[int, str]]:
+        """Like ``exchange``, but a hospital that fails or stays silent past ``timeout`` is lost, not fatal.
+
+        Returns (replies, lost): {node_id: reply bytes} and {node_id: why} for the
+        hospitals that failed, disconnected or did not answer within ``timeout``
+        (the round's time limit, so a study never waits longer on one hospital).
+        """
         from flwr.app import ConfigRecord, Message, RecordDict  # lazy: keep import light
 
         if not requests:
@@ -112,6 +124,7 @@ class GridTransport:
             raise FederationError(f"the SuperLink accepted {len(ids)} of {len(nodes)} messages")
 
         replies: dict[int, bytes] = {}
+        lost: dict[int, str] = {}
         deadline = t0 + self.timeout
         while pending:
             for reply in self.grid.pull_messages(list(pending)):
@@ -119,17 +132,19 @@ class GridTransport:
                 node = pending.pop(mid, None)
                 if node is None:
                     continue
-                replies[node] = self._unpack(node, reply)
+                try:
+                    replies[node] = self._unpack(node, reply)
+                except FederationError as exc:
+                    lost[node] = str(exc)
             if not pending:
                 break
             if time.monotonic() >= deadline:
-                missing = ", ".join(self._name(n) for n in sorted(pending.values()))
-                raise FederationError(
-                    f"no reply from {missing} within {self.timeout:g} s "
-                    f"(exchange {self.exchanges})")
+                for node in pending.values():
+                    lost[node] = f"no reply within {self.timeout:g} s (exchange {self.exchanges})"
+                break
             time.sleep(self.poll_interval)
         self.exchange_seconds.append(time.monotonic() - t0)
-        return {node: replies[node] for node in nodes}
+        return {node: replies[node] for node in nodes if node in replies}, lost
 
     def _unpack(self, node: int, reply: Any) -> bytes:
         if reply.has_error():

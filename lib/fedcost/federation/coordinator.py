@@ -32,12 +32,18 @@ ALLOWED_ENTRY = {
 }
 
 
+PROGRESS_LINE = "FEDCOST-PROGRESS "  # progress_file "-": lines on stdout (a submitted study's log stream)
+
+
 class _Progress:
     def __init__(self, path):
-        self.path = Path(path) if path else None
+        self.stdout = path == "-"
+        self.path = Path(path) if path and not self.stdout else None
 
     def __call__(self, **event):
         event.setdefault("time", time.time())
+        if self.stdout:
+            print(PROGRESS_LINE + json.dumps(event), flush=True)
         if self.path:
             with self.path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(event) + "\n")
@@ -52,9 +58,9 @@ def serve(job: dict, transport) -> dict:
     nodes = transport.nodes()
     progress(event="nodes", nodes=len(nodes))
     disclosure = job["disclosure"]
-    analyses = {name: {"spec": spec, "sealed": None, "sum": None, "length": 0, "chunks": 0, "rounds": 0,
-                       "status": "running", "participants": None}
-                for name, spec in job["analyses"].items()}
+    analyses = _fresh(job)
+    dropouts: list[dict] = []
+    attempt = 1
     labels: dict[int, str] = {}
     bytes_from: dict[int, int] = {n: 0 for n in nodes}
     refusals: dict[str, str] = {}
@@ -62,7 +68,7 @@ def serve(job: dict, transport) -> dict:
     checked = {"ciphertexts": 0, "headers": 0}
     active = list(nodes)
     base = {"run_id": run_id, "key_fingerprint": pub.fingerprint, "disclosure": disclosure,
-            "dictionary_path": job.get("dictionary_path"), "dictionary_fingerprint": job.get("dictionary_fingerprint"),
+            "dictionary_fingerprint": job.get("dictionary_fingerprint"),
             "dictionary_version": job.get("dictionary_version")}
     log = AuditLog(job["audit_log"]) if job.get("audit_log") else None
     if log:
@@ -89,7 +95,29 @@ def serve(job: dict, transport) -> dict:
                     blobs[f"sum/{name}/{i}"] = c
             requests[node] = wire.pack({**base, "round": r, "analyses": items, "site_index": nodes.index(node),
                                         "site_count": len(nodes)}, blobs)
-        replies = transport.exchange(requests)
+        replies, lost = _exchange(transport, requests)
+        if lost:
+            gone = [labels.get(n, f"node {n}") for n in sorted(lost)]
+            for n in sorted(lost):
+                dropouts.append({"hospital": labels.get(n, f"node {n}"), "round": r, "attempt": attempt,
+                                 "time": time.time(), "why": lost[n]})
+            nodes = [n for n in nodes if n not in lost]
+            active = [n for n in active if n not in lost]
+            progress(event="dropout", hospitals=gone, round=r, remaining=len(active))
+            if log:
+                log.append("dropout", run_id=base["run_id"], round=r, hospitals=gone, remaining=len(active))
+            if len(active) < disclosure["min_hospitals"]:
+                raise FederationError(
+                    f"{', '.join(gone)} dropped out in round {r} ({'; '.join(lost.values())}); only {len(active)} "
+                    f"hospital(s) remain, the policy needs at least {disclosure['min_hospitals']}: the study ends "
+                    "without a result")
+            # Start again on the remaining hospitals: fresh state and a new run id, so that no message of
+            # the abandoned attempt is accepted and a hospital that comes back is never mixed in halfway.
+            attempt += 1
+            base["run_id"] = f"{run_id}.{attempt}"
+            analyses, r = _fresh(job), 0
+            progress(event="restart", attempt=attempt, hospitals=len(active))
+            continue
         if log:
             log.append("round", run_id=run_id, round=r, analyses=running,
                        bytes_out={labels.get(n, str(n)): len(q) for n, q in requests.items()},
@@ -133,6 +161,7 @@ def serve(job: dict, transport) -> dict:
         "hospitals": [labels[n] for n in active],
         "sites": [labels.get(n) for n in nodes],  # site index -> hospital label (None: never answered)
         "refusals": refusals,
+        "dropouts": dropouts,
         "data_fingerprints": {h: fp for h, fp in fingerprints.items() if h not in refusals},
         "privacy": {
             "server_public_context_only": not pub.context.is_private(),
@@ -155,6 +184,19 @@ def serve(job: dict, transport) -> dict:
         write_json(job["output"], out)
     progress(event="done", rounds=out["rounds"], seconds=out["seconds"])
     return out
+
+
+def _fresh(job: dict) -> dict:
+    """Every analysis at its start (a study's first round, or its restart after a dropout)."""
+    return {name: {"spec": spec, "sealed": None, "sum": None, "length": 0, "chunks": 0, "rounds": 0,
+                   "status": "running", "participants": None}
+            for name, spec in job["analyses"].items()}
+
+
+def _exchange(transport, requests: dict) -> tuple[dict, dict]:
+    """(replies, lost hospitals with why); a transport without ``exchange_some`` loses none or fails."""
+    some = getattr(transport, "exchange_some", None)
+    return some(requests) if some else (transport.exchange(requests), {})
 
 
 def _check_reply(header: dict, blobs: dict, pub: PublicKeys, checked: dict) -> None:

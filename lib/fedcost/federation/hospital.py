@@ -30,6 +30,8 @@ AUDIT_LOG = "audit.jsonl"  # in the hospital's work folder: what left this hospi
 # The fewest hospitals whose sum this hospital helps decrypt, whatever the coordinator's header says
 # (a node setting `min-hospitals` may raise it): the disclosure rules' default.
 HOSPITAL_FLOOR = 3
+CELL_FLOOR = 5  # the fewest records behind a released cell, whatever the header says
+PARAMETER_CEILING = 0.2  # the most parameters per record a released model may have
 
 
 def handle(request: bytes, node: dict) -> bytes:
@@ -48,6 +50,29 @@ def handle(request: bytes, node: dict) -> bytes:
         except OSError:
             return wire.pack({"hospital": label, "status": "refused", **_code("audit_log")})
     return reply
+
+
+def stricter(asked: dict, node: dict) -> dict:
+    """The disclosure rules this hospital applies: for every minimum the stricter of the study's and its own.
+
+    A coordinator that lowers a minimum in its header is overruled; the
+    hospital's settings (``min-hospitals``, ``min-cell-records``,
+    ``max-parameter-fraction``, from its policy file) can only tighten them.
+    """
+    out = dict(asked)
+    if node.get("allow-below-defaults"):  # the hospital's own policy says so, on purpose
+        return {**out, **{k.replace("-", "_"): node[k] for k in ("min-hospitals", "min-cell-records",
+                                                                  "max-parameter-fraction") if k in node}}
+    out["min_hospitals"] = max(int(asked.get("min_hospitals", 0)), int(node.get("min-hospitals", 0)),
+                               HOSPITAL_FLOOR)
+    out["min_cell_records"] = max(int(asked.get("min_cell_records", 0)), int(node.get("min-cell-records", 0)),
+                                  CELL_FLOOR)
+    fractions = [float(f) for f in (asked.get("max_parameter_fraction"), node.get("max-parameter-fraction"))
+                 if f is not None]
+    out["max_parameter_fraction"] = min(fractions + [PARAMETER_CEILING])
+    if not node.get("name-hospitals", True):
+        out["name_hospitals"] = False
+    return out
 
 
 def _code(code: str) -> dict:
@@ -112,7 +137,7 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
     if header.get("key_fingerprint") and header["key_fingerprint"] != own:
         raise reasons.Refused("key_mismatch", f"the coordinator uses {header['key_fingerprint']}, "
                                               f"this hospital holds {own}")
-    dict_dir = node.get("dictionary") or header.get("dictionary_path")
+    dict_dir = node.get("dictionary")  # the hospital's own; a study names only the fingerprint it expects
     dictionary = _memo("dictionary", Path(dict_dir) / "dictionary.yaml" if dict_dir else None,
                        lambda: Dictionary.load(dict_dir))
     if header.get("dictionary_fingerprint") and dictionary.fingerprint != header["dictionary_fingerprint"]:
@@ -125,13 +150,13 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
                                 lambda: load_frame(Path(node["data-path"]), dictionary, work_dir, node.get("encoding")))
     except DataError as exc:
         raise reasons.Refused("invalid_data", str(exc)) from None
-    disclosure = header["disclosure"]
+    disclosure = stricter(header["disclosure"], node)
     fingerprint = _memo(f"sha:{data_key}", None, lambda: _cached(work_dir, f"{data_key}.sha256",
                                                              lambda: _file_sha256(Path(node["data-path"]))))
     out_header = {"hospital": label, "status": "ok", "analyses": {}, "data_fingerprint": fingerprint}
     out_blobs: dict[str, bytes] = {}
     details: dict[str, str] = {}
-    min_hospitals = max(int(disclosure["min_hospitals"]), int(node.get("min-hospitals", HOSPITAL_FLOOR)))
+    min_hospitals = int(disclosure["min_hospitals"])
     for name, item in header["analyses"].items():
         site = {"index": header["site_index"], "count": header["site_count"], "run": str(header.get("run_id")),
                 "min_hospitals": min_hospitals}

@@ -21,7 +21,25 @@ IDLE_SECONDS = float(os.environ.get("FEDCOST_WORKER_IDLE", "300"))
 
 
 def handle(request: bytes, node: dict) -> bytes:
+    """The worker's answer; with ``worker = "external"`` (``fedcost hospital start``) only the worker's.
+
+    A hospital started by ``fedcost hospital start`` runs its own worker; the
+    relay never starts one there and never answers in this process (the
+    ClientApp is the study's code and must not read the hospital's data).
+    """
     work = node.get("work-dir")
+    if node.get("worker") == "external":
+        path = Path(str(work)) / SOCKET
+        conn = _connect(path)
+        if conn is None:
+            raise OSError("the hospital's worker is not running")
+        with conn:
+            from fedcost.federation.worker import recv_msg, send_msg
+
+            conn.settimeout(900)
+            send_msg(conn, b"{}")
+            send_msg(conn, request)
+            return recv_msg(conn)
     if work and os.environ.get("FEDCOST_NO_WORKER") != "1":
         try:
             return _ask_worker(Path(work), request, node)

@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import struct
+import time
 from pathlib import Path
 
 
@@ -42,7 +43,13 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def serve(socket_path: Path, idle: float) -> None:
+def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: int | None = None) -> None:
+    """Answer requests on ``socket_path`` until idle for ``idle`` s (0: never) or ``parent`` is gone.
+
+    ``own_node``: the hospital's own settings (``fedcost hospital start``); then
+    the node settings a relay sends are ignored, so nothing a study brings (its
+    ClientApp, its run config) can point this process at another file or key.
+    """
     from fedcost.federation import hospital  # the heavy imports, once
 
     socket_path.unlink(missing_ok=True)
@@ -54,19 +61,26 @@ def serve(socket_path: Path, idle: float) -> None:
     finally:
         os.umask(old)
     srv.listen(4)
-    srv.settimeout(idle)
+    srv.settimeout(1.0 if parent or not idle else idle)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the cleanup below
     pid_file.write_text(str(os.getpid()))
+    last = time.monotonic()
     try:
         while True:
             try:
                 conn, _ = srv.accept()
             except socket.timeout:
-                break
+                if parent and os.getppid() != parent:
+                    break  # the hospital's supervisor is gone: stop with it
+                if idle and time.monotonic() - last > idle:
+                    break
+                continue
+            last = time.monotonic()
             with conn:
                 conn.settimeout(600)
                 try:
-                    node = json.loads(recv_msg(conn))
+                    relayed = json.loads(recv_msg(conn))
+                    node = own_node if own_node else relayed
                     request = recv_msg(conn)
                 except (ConnectionError, OSError, ValueError):
                     continue
@@ -80,9 +94,13 @@ def serve(socket_path: Path, idle: float) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--socket", required=True, help="Unix socket path (in the hospital's work folder)")
-    ap.add_argument("--idle", type=float, default=300, help="exit after this many seconds without a request")
+    ap.add_argument("--idle", type=float, default=300,
+                    help="exit after this many seconds without a request (0: never)")
+    ap.add_argument("--node", help="the hospital's own settings (JSON); relayed settings are then ignored")
+    ap.add_argument("--parent", type=int, help="exit when this process (the hospital's supervisor) is gone")
     args = ap.parse_args()
-    serve(Path(args.socket), args.idle)
+    own = json.loads(Path(args.node).read_text(encoding="utf-8")) if args.node else None
+    serve(Path(args.socket), args.idle, own, args.parent)
 
 
 if __name__ == "__main__":

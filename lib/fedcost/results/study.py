@@ -26,7 +26,7 @@ from fedcost.results.folder import MANIFEST, RESULTS, read_tables, write_folder
 
 # What result.json of one fit carries besides the fit itself (DESIGN.md, "Contracts").
 METADATA_KEYS = ("engine", "dictionary_version", "dictionary_fingerprint", "fedcost_version", "git_sha",
-                 "data_fingerprints", "hospital_labels", "refusals", "messages", "privacy")
+                 "data_fingerprints", "hospital_labels", "refusals", "dropouts", "messages", "privacy")
 PRIVACY_KEYS = ("server_public_context_only", "bytes_from_each_hospital", "plaintext_statistics_sent_to_server",
                 "ciphertexts_checked", "key_fingerprint")
 
@@ -67,6 +67,7 @@ class StudyResult:
             "dictionary_fingerprint": dictionary.fingerprint, "fedcost_version": __version__, "git_sha": git_sha,
             "data_fingerprints": output.get("data_fingerprints", {}), "hospital_labels": output["hospitals"],
             "refusals": output["refusals"], "messages": output["messages"],
+            "dropouts": output.get("dropouts", []),
             "privacy": {k: priv[k] for k in PRIVACY_KEYS},
             "rounds": {n: e["rounds"] for n, e in entries.items()}, "total_rounds": output.get("messages"),
             "max_analysis_rounds": output.get("rounds"), "hospitals": output.get("hospitals"),

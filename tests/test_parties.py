@@ -1,0 +1,232 @@
+"""The three parties as separate processes on 127.0.0.1, each with its own folder, TLS and node auth on.
+
+A coordinator (`fedcost coordinator start`), five hospitals (`fedcost hospital
+start`, each a supervisor, a worker and a SuperNode) and researcher processes
+(`fedcost run` / `fedcost fit --coordinator`). Oracles: the same plan on the
+in-process engine over the same files (the same protocol, one process) and a
+pooled statsmodels fit on the concatenated rows.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+
+from oracle import statsmodels_fit
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+FEDCOST = [sys.executable, "-m", "fedcost.cli"]
+HOSPITALS = ["H01", "H02", "H03", "H04", "H05"]
+GLM = "cost_total ~ age + los + C(sex)"
+
+
+def cli(*args, cwd, timeout=300, check=True):
+    out = subprocess.run([*FEDCOST, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert out.returncode == 0, out.stdout + out.stderr
+    return out
+
+
+def start(*args, cwd, log):
+    fh = open(log, "w")
+    return subprocess.Popen([*FEDCOST, *map(str, args)], cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def online(root) -> int:
+    out = cli("coordinator", "status", "--workdir", root / "coord", "--json", cwd=root)
+    return sum(r["status"] == "online" for r in json.loads(out.stdout))
+
+
+def supernode_of(proc: subprocess.Popen) -> psutil.Process:
+    return next(c for c in psutil.Process(proc.pid).children() if "flower-supernode" in " ".join(c.cmdline()))
+
+
+def ours(root: Path) -> list[psutil.Process]:
+    """Processes (other than this one) whose command line or folder lies under the test's folder."""
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        try:
+            text = " ".join(p.info["cmdline"] or []) + " " + (p.info["cwd"] or "")
+        except (psutil.Error, TypeError):
+            continue
+        if str(root) in text and p.pid != os.getpid():
+            found.append(p)
+    return found
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory):
+    from fedcost.data.synth import write
+
+    root = tmp_path_factory.mktemp("parties")
+    write(root / "data", len(HOSPITALS), 300, 11)
+    cli("keys", "init", "--out", root / "keys", cwd=root)
+    cli("certs", "init", "--out", root / "certs", "--host", "127.0.0.1", cwd=root)
+    (root / "public").mkdir()
+    (root / "public" / "coordinator_public.ctx").write_bytes((root / "keys" / "coordinator_public.ctx").read_bytes())
+    from fedcost.engines.processes import free_ports
+
+    address = f"127.0.0.1:{free_ports(1)[0]}"
+    procs = {"coordinator": start("coordinator", "start", "--workdir", root / "coord", "--address", address,
+                                  "--certs", root / "certs", "--public-keys", root / "public",
+                                  cwd=root, log=root / "coordinator.out")}
+    deadline = time.monotonic() + 60
+    while "listening" not in (root / "coordinator.out").read_text():
+        assert procs["coordinator"].poll() is None and time.monotonic() < deadline, \
+            (root / "coordinator.out").read_text()
+        time.sleep(0.2)
+    for h in HOSPITALS:
+        cli("hospital", "init", "--name", h, "--out", root / "hosp" / h, cwd=root)
+        cli("coordinator", "add-hospital", h, root / "hosp" / h / "node.pub", "--workdir", root / "coord", cwd=root)
+        procs[h] = start("hospital", "start", "--data", root / "data" / f"{h}.csv", "--keys", root / "keys",
+                         "--coordinator", address, "--ca", root / "certs" / "ca.crt",
+                         "--auth-key", root / "hosp" / h / "node.key", "--policy", root / "hosp" / h / "policy.yaml",
+                         "--workdir", root / "work" / h, cwd=root, log=root / f"{h}.out")
+    deadline = time.monotonic() + 120
+    while online(root) < len(HOSPITALS):
+        assert time.monotonic() < deadline, {h: (root / f"{h}.out").read_text() for h in HOSPITALS}
+        time.sleep(1)
+    yield {"root": root, "address": address, "procs": procs}
+    for p in procs.values():
+        if p.poll() is None:
+            for child in psutil.Process(p.pid).children(recursive=True):
+                child.resume() if child.status() == psutil.STATUS_STOPPED else None
+            p.send_signal(signal.SIGTERM)
+    for name, p in procs.items():
+        p.wait(timeout=60)
+    time.sleep(1)
+    left = ours(root)
+    assert not left, f"left over: {[(p.pid, p.info['cmdline']) for p in left]}"
+
+
+def researcher(federation, *args, timeout=600):
+    root = federation["root"]
+    return subprocess.run([*FEDCOST, *map(str, args), "--coordinator", federation["address"],
+                           "--ca", root / "certs" / "ca.crt"], cwd=root, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_a_researcher_runs_the_standard_plan_and_gets_the_one_process_results(federation, tmp_path):
+    from fedcost.analyses.plan import load_plan
+    from fedcost.results import StudyResult
+    from fedcost.researcher import run_study
+
+    root = federation["root"]
+    out = researcher(federation, "run", ROOT / "plans" / "standard.toml", "--hospitals", 5, "--out",
+                     root / "results", "--quiet")
+    assert out.returncode == 0, out.stdout + out.stderr
+    got = StudyResult.read(root / "results")
+    paths = [root / "data" / f"{h}.csv" for h in HOSPITALS]
+    run_study(load_plan(ROOT / "plans" / "standard.toml"), paths, engine="local").write(tmp_path / "ref")
+    ref = StudyResult.read(tmp_path / "ref")  # written and read like the researcher's, so the dtypes match
+    assert {n: a["status"] for n, a in got.analyses.items()} == {n: a["status"] for n, a in ref.analyses.items()}
+    assert sum(a["status"] == "released" for a in got.analyses.values()) >= 10
+    assert sorted(got.run["hospital_labels"]) == HOSPITALS
+    b, b_ref = pd.Series(got.analyses["cost_model"]["result"]["coef"]), pd.Series(ref.analyses["cost_model"]["result"]["coef"])
+    np.testing.assert_allclose(b[b_ref.index], b_ref, rtol=1e-6)
+    # the pooled oracle: statsmodels on the concatenated rows
+    pooled = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    sm = statsmodels_fit(ref.specs["cost_model"]["formula"], "gamma", pooled)
+    np.testing.assert_allclose(b[sm.params.index], sm.params, rtol=1e-6, atol=1e-6 * sm.bse.max())
+    for name in ("descriptive_overall", "descriptive_by_level"):
+        pd.testing.assert_frame_equal(got.tables[name].reset_index(drop=True), ref.tables[name].reset_index(drop=True),
+                                      check_exact=False, rtol=1e-9, check_dtype=False)
+
+    # the coordinator's folder and logs: no secret key, no data path, no plaintext statistic of a hospital
+    coord = root / "coord"
+    blobs = b"".join(p.read_bytes() for p in coord.rglob("*") if p.is_file())
+    assert not list(coord.rglob("hospital_secret.ctx"))
+    # the secret context also holds the public parts: look for the pieces that only it holds
+    secret = (root / "keys" / "hospital_secret.ctx").read_bytes()
+    public = (root / "keys" / "coordinator_public.ctx").read_bytes()
+    only_secret = [secret[i:i + 64] for i in range(0, len(secret) - 64, 4096) if secret[i:i + 64] not in public]
+    assert len(only_secret) >= 3
+    assert not [w for w in only_secret if w in blobs]
+    for h in HOSPITALS:
+        frame = pd.read_csv(root / "data" / f"{h}.csv")
+        assert str(root / "data" / f"{h}.csv").encode() not in blobs
+        assert f"{frame['cost_total'].sum():.2f}".encode() not in blobs  # a hospital's total cost
+    # every party's audit log verifies
+    cli("audit", "verify", coord / "audit.jsonl", cwd=root)
+    for h in HOSPITALS:
+        cli("audit", "verify", root / "work" / h / "work" / "audit.jsonl", cwd=root)
+    # the SuperNode's node config (what a study's ClientApp can read) names no data file and no key
+    config = (root / "work" / "H01" / "node_config.toml").read_text()
+    assert "csv" not in config and "secret" not in config
+
+
+def test_an_unregistered_hospital_is_refused(federation):
+    root = federation["root"]
+    cli("hospital", "init", "--name", "H99", "--out", root / "hosp" / "H99", cwd=root)
+    out = cli("hospital", "start", "--data", root / "data" / "H01.csv", "--keys", root / "keys",
+              "--coordinator", federation["address"], "--ca", root / "certs" / "ca.crt",
+              "--auth-key", root / "hosp" / "H99" / "node.key", "--policy", root / "hosp" / "H99" / "policy.yaml",
+              "--workdir", root / "work" / "H99", cwd=root, timeout=120, check=False)
+    assert out.returncode == 1
+    assert "not registered" in out.stderr and "Traceback" not in out.stderr
+    assert online(root) == len(HOSPITALS)
+
+
+def _started_round(workdir: Path, timeout=120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = workdir / "flwr-run.log"
+        if log.exists() and '"event": "round"' in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise AssertionError("the fit never finished a round")
+
+
+def test_dropouts_a_killed_hospital_and_two_frozen_ones(federation):
+    root, procs = federation["root"], federation["procs"]
+    # 1. five hospitals, H05 killed with SIGKILL mid-fit: the study starts again on the other four
+    sub = root / "fit1"
+    fit = subprocess.Popen([*FEDCOST, "fit", "--coordinator", federation["address"], "--ca", root / "certs" / "ca.crt",
+                            "--hospitals", "5", "--round-timeout", "20", "--formula", GLM, "--family", "gamma",
+                            "--out", root / "fit1.json", "--workdir", sub],
+                           cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _started_round(sub)
+    supernode_of(procs["H05"]).kill()
+    procs["H05"].kill()
+    out, err = fit.communicate(timeout=300)
+    assert fit.returncode == 0, out + err
+    result = json.loads((root / "fit1.json").read_text())
+    assert sorted(result["hospital_labels"]) == HOSPITALS[:4]
+    assert [d["hospital"] for d in result["dropouts"]] == ["H05"]
+    assert "dropped out" in err
+    pooled = pd.concat([pd.read_csv(root / "data" / f"{h}.csv") for h in HOSPITALS[:4]], ignore_index=True)
+    sm = statsmodels_fit(GLM, "gamma", pooled)
+    np.testing.assert_allclose(pd.Series(result["coef"])[sm.params.index], sm.params, rtol=1e-6)
+    # H05's supervisor is gone, and so are its SuperNode and its worker
+    time.sleep(2)
+    assert not ours(root / "work" / "H05")
+
+    # 2. four hospitals, two frozen with SIGSTOP: the study ends with a reason within the stated bound
+    frozen = [supernode_of(procs[h]) for h in ("H03", "H04")]
+    for p in frozen:
+        p.suspend()
+    try:
+        t0 = time.monotonic()
+        out = researcher(federation, "fit", "--hospitals", "4", "--round-timeout", "15", "--formula", GLM,
+                         "--family", "gamma", "--out", root / "fit2.json", timeout=300)
+        took = time.monotonic() - t0
+    finally:
+        for p in frozen:
+            p.resume()
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "dropped out" in out.stderr and "the policy needs at least 3" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    assert took < 15 + 60  # the round's time limit plus start-up and one round
+    assert not (root / "fit2.json").exists()
