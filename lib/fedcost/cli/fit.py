@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from fedcost import engines
-from fedcost.cli.run import add_federation_args, run_on_federation
+from fedcost.cli.run import add_federation_args, printer, run_on_federation
 
 DESCRIPTION = """\
 Fit a generalised linear model over a federation: each PATH is one hospital's
@@ -59,7 +59,7 @@ def run(args) -> int:
 
     analysis = GLMAnalysis(args.formula, args.family, args.link, weights=args.weights, offset=args.offset,
                            start="local", robust=True if args.robust else None)
-    progress = None if not args.quiet else (lambda event: None)
+    progress = printer(args.quiet)
     study = run_on_federation({"glm": analysis}, args, args.policy, progress)
     for label, reason in study.run["refusals"].items():
         print(f"hospital {label} refused: {reason}", file=sys.stderr)

@@ -233,14 +233,15 @@ def wait_connected(party: Party, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
-        if "ApiError:2004" in text:
+        if "ApiError:2004" in text or "[code: 2004]" in text:
             raise FederationError(f"{party.name}: the coordinator refused this hospital's node key (it is not "
                                   "registered: the coordinator's operator runs `fedcost coordinator add-hospital`)")
         if "SuperNode ID:" in text:
             return
         if party.dead():
             time.sleep(0.3)  # the refusal may reach the log just before the SuperNode exits
-            if "ApiError:2004" in (log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""):
+            text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+            if "ApiError:2004" in text or "[code: 2004]" in text:
                 continue
             raise FederationError(f"{party.name}: {', '.join(party.dead())} exited\n{party.procs.logs_tail()}")
         if time.monotonic() > deadline:
