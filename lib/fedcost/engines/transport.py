@@ -86,7 +86,7 @@ class GridTransport:
         """
         replies, lost = self.exchange_some(requests)
         if lost:
-            raise FederationError("; ".join(f"{self._name(n)}: {why}" for n, why in sorted(lost.items())))
+            raise FederationError("; ".join(why for _, why in sorted(lost.items())))
         return replies
 
     def exchange_some(self, requests: dict[int, bytes]) -> tuple[dict[int, bytes], dict[int, str]]:
@@ -140,7 +140,7 @@ class GridTransport:
                 break
             if time.monotonic() >= deadline:
                 for node in pending.values():
-                    lost[node] = f"no reply within {self.timeout:g} s (exchange {self.exchanges})"
+                    lost[node] = f"no reply from {self._name(node)} within {self.timeout:g} s (exchange {self.exchanges})"
                 break
             time.sleep(self.poll_interval)
         self.exchange_seconds.append(time.monotonic() - t0)
