@@ -120,10 +120,14 @@ class PublicKeys:
         return out
 
     def is_ciphertext(self, blob: bytes) -> bool:
-        """True if blob parses as a CKKS vector under this context (evidence it is not plaintext)."""
+        """True if blob is exactly a CKKS vector under this context (evidence it is not plaintext).
+
+        Parsing alone is not enough: protobuf skips unknown fields, so a real
+        ciphertext followed by an unknown field carrying any bytes would parse.
+        The blob must be what the parsed vector serialises to, byte for byte.
+        """
         try:
-            ts.ckks_vector_from(self.context, blob)
-            return True
+            return bool(blob) and ts.ckks_vector_from(self.context, blob).serialize() == blob
         except Exception:  # noqa: BLE001
             return False
 
