@@ -40,9 +40,8 @@ from fedcost.engines.roles import Tls, list_nodes, register_nodes, superlink_com
 from fedcost.engines.submission import HOME_ENV, SETTINGS
 from fedcost.errors import FederationError, UsageError
 from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE
+from fedcost.federation.relay import SOCKET as WORKER_SOCKET
 from fedcost.files import atomic_path, write_json
-
-WORKER_SOCKET = "worker.sock"
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -124,7 +123,6 @@ def start_coordinator(workdir: str | Path, address: str, certs: str | Path | Non
     procs.start("superlink", cmd, flower_env(workdir / "flwr_home", {HOME_ENV: str(workdir)}), cwd=workdir)
     party = Party("coordinator", workdir, procs, ("superlink",))
     _wait_for_log(party, workdir / "logs" / "superlink.log", "Starting Flower SuperLink", timeout)
-    (workdir / "coordinator.pid").write_text(str(os.getpid()))
     return party
 
 

@@ -29,17 +29,7 @@ def handle(request: bytes, node: dict) -> bytes:
     """
     work = node.get("work-dir")
     if node.get("worker") == "external":
-        path = Path(str(work)) / SOCKET
-        conn = _connect(path)
-        if conn is None:
-            raise OSError("the hospital's worker is not running")
-        with conn:
-            from fedcost.federation.worker import recv_msg, send_msg
-
-            conn.settimeout(900)
-            send_msg(conn, b"{}")
-            send_msg(conn, request)
-            return recv_msg(conn)
+        return _ask_worker(Path(str(work)), request, {}, start=False)
     if work and os.environ.get("FEDCOST_NO_WORKER") != "1":
         try:
             return _ask_worker(Path(work), request, node)
@@ -50,13 +40,16 @@ def handle(request: bytes, node: dict) -> bytes:
     return hospital.handle(request, node)
 
 
-def _ask_worker(work: Path, request: bytes, node: dict) -> bytes:
+def _ask_worker(work: Path, request: bytes, node: dict, start: bool = True) -> bytes:
+    """The worker's reply; ``start=False``: only a running worker (one the hospital started itself)."""
     from fedcost.federation.worker import recv_msg, send_msg
 
     path = work / SOCKET
     if len(str(path)) > 100:  # AF_UNIX limit
         raise OSError("socket path too long")
-    conn = _connect(path) or _start_and_connect(work, path)
+    conn = _connect(path) or (_start_and_connect(work, path) if start else None)
+    if conn is None:
+        raise OSError("the hospital's worker is not running")
     with conn:
         conn.settimeout(900)
         send_msg(conn, json.dumps(node).encode())
