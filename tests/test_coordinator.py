@@ -10,7 +10,7 @@ from fedcost.engines.local import LocalTransport
 from fedcost.errors import FederationError
 from fedcost.federation import audit, hospital
 from fedcost.federation.coordinator import (
-    ALLOWED_ENTRY, PROGRESS_LINE, _check_reply, _exchange, _fresh, _Progress, serve,
+    ALLOWED_ENTRY, PROGRESS_LINE, _check_reply, _collect, _exchange, _fresh, _Progress, serve,
 )
 from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE, PublicKeys, SecretKeys, init_keys
 from fedcost.federation.reasons import REASONS
@@ -144,3 +144,12 @@ def test_a_study_every_hospital_refuses_ends_with_the_codes_only(keys, tmp_path,
     refusals = [e for e in audit.read(log) if e["event"] == "refusal"]
     assert sorted(e["hospital"] for e in refusals) == ["H01", "H02", "H03"]
     assert "secret-" not in log.read_text()
+
+
+def test_too_few_contributors_without_refusals_is_withheld_not_a_crash():
+    # Two hospitals answer round 1 of an analysis that needs three; neither refused it.
+    a = _fresh({"analyses": {"m": {"kind": "glm"}}})["m"]
+    parsed = {n: ({"analyses": {"m": {"status": "running", "digest": "d"}}}, {}) for n in (1, 2)}
+    _collect("m", a, parsed, {1: "H01", 2: "H02"}, None, {"min_hospitals": 3}, 1, {1: 0, 2: 1})
+    assert a["status"] == "withheld"
+    assert a["reason"] == "only 2 hospital(s) can contribute, the policy needs 3"

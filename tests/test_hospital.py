@@ -142,9 +142,6 @@ def test_the_hospital_applies_the_stricter_disclosure_rules():
     assert own["min_hospitals"] == 2 and own["min_cell_records"] == 2
 
 
-@pytest.mark.xfail(strict=True, raises=(struct.error, TypeError, KeyError),
-                   reason="lib bug: _log_sent catches only ValueError, wire.unpack raises "
-                          "struct.error/TypeError/KeyError on a malformed FCW1 message")
 @pytest.mark.parametrize("request_bytes", [b"FCW1\x00", b"FCW1" + struct.pack(">I", 2) + b"{}"])
 def test_handle_never_raises_on_a_malformed_message(tmp_path, request_bytes):
     header, _ = wire.unpack(hospital.handle(request_bytes, {"hospital": "H01", "work-dir": str(tmp_path)}))

@@ -34,3 +34,29 @@ def test_the_layout_byte_by_byte():
 def test_anything_else_is_not_a_message(junk):
     with pytest.raises(ValueError, match="not a fedcost message"):
         wire.unpack(junk)
+
+
+def _raw(meta: dict, body: bytes = b"") -> bytes:
+    head = json.dumps(meta).encode()
+    return b"FCW1" + struct.pack(">I", len(head)) + head + body
+
+
+GOOD = wire.pack({"k": "v"}, {"a": b"12", "b": b"345"})
+
+
+@pytest.mark.parametrize("bad, why", [
+    (b"FCW1\x00", "not a fedcost message"),                       # shorter than the length field
+    (b"FCW1" + struct.pack(">I", 2) + b"{}", "malformed"),          # an empty object: no header, no blobs
+    (GOOD[:12], "truncated"),                                       # cut inside the header
+    (GOOD[:-1], "outside"),                                         # cut inside the last blob
+    (GOOD + b"x", "after the last blob"),                           # padded: bytes nothing accounts for
+    (b"FCW1" + struct.pack(">I", 3) + b"\xff\xfe\x00", "unreadable"),  # not UTF-8 JSON
+    (_raw([1, 2]), "malformed"),
+    (_raw({"header": [], "blobs": {}}), "malformed"),
+    (_raw({"header": {}, "blobs": {"a": [0, 5]}}, b"12"), "outside"),
+    (_raw({"header": {}, "blobs": {"a": [-1, 1]}}, b"12"), "outside"),
+    (_raw({"header": {}, "blobs": {"a": "0,2"}}, b"12"), "outside"),
+])
+def test_malformed_messages_raise_value_error_only(bad, why):
+    with pytest.raises(ValueError, match=why):
+        wire.unpack(bad)

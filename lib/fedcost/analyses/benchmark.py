@@ -50,8 +50,9 @@ import pandas as pd
 from fedcost.analyses import common as cm
 from fedcost.analyses.funnel import Z95, Z998, adjusted_se, flag as oe_flag, funnel_statistics
 from fedcost.contract import Analysis, Tables, tidy
-from fedcost.errors import DisclosureError, UsageError
+from fedcost.errors import UsageError
 from fedcost.models.irls import GLMAnalysis
+from fedcost.models.release import check_release, released
 
 DEFAULT_FORMULA = ("cost_total ~ age + los + comorbidity_score + C(drg_code) + C(sex) + C(admission_type)")
 FUNNEL_COLUMNS = ["hospital", "n", "observed_mean", "expected_mean", "oe", "se", "oe_lower95", "oe_upper95",
@@ -336,7 +337,7 @@ class BenchmarkAnalysis(Analysis):
             "drg_weights": drg,
             "secret": cm.secret_of(oe),
             "model": {k: model[k] for k in ("coef", "se", "dispersion", "deviance", "n", "hospitals", "iterations",
-                                            "converged", "family", "link", "formula", "columns")},
+                                            "converged", "family", "link", "formula", "columns", "records_behind")},
             "funnel": {"target": 1.0, "phi_hat": phi_hat, "tau2": float(tau2), "overdispersion_applied": bool(applied),
                        "overdispersion_mode": mode, "overdispersion_p": p_over, "winsorised_each_side": k,
                        "hospitals": I, "pooled_oe": float(O.sum() / E.sum()), "z95": Z95, "z998": Z998},
@@ -381,14 +382,8 @@ class BenchmarkAnalysis(Analysis):
         """Pseudonymise hospitals, require min_hospitals, suppress small DRG groups (n or hospitals)."""
         from fedcost.analyses.suppression import suppress_table
 
-        I = len(result["hospitals_table"]["site"])
-        if I < disclosure["min_hospitals"]:
-            raise DisclosureError(f"{I} hospitals contributed; the policy needs at least {disclosure['min_hospitals']}")
-        p, n = len(result["model"]["columns"]), result["model"]["n"]
-        if p > disclosure["max_parameter_fraction"] * n:
-            raise DisclosureError(f"{p} model parameters for {n} records: the policy allows at most "
-                                  f"{disclosure['max_parameter_fraction']:.0%} of the records")
-        out = dict(result)
+        check_release({**result["model"], "hospitals": len(result["hospitals_table"]["site"])}, disclosure)
+        out = dict(result, model=released(result["model"]))
         labels = cm.pseudonyms(max(result["hospitals_table"]["site"]) + 1, result["hospitals_table"]["site"],
                                out.pop("secret"), bool(disclosure.get("name_hospitals")))
         table = dict(result["hospitals_table"])

@@ -236,8 +236,9 @@ def _collect(name: str, a: dict, parsed: dict, labels: dict, pub: PublicKeys, di
         a["hospitals"] = sorted(labels[n] for n in entries)
         if len(entries) < disclosure["min_hospitals"]:
             a["status"] = "withheld"
+            refusals = "".join(f"; {h}: {m}" for h, m in a.get("refused", {}).items())
             a["reason"] = (f"only {len(entries)} hospital(s) can contribute, the policy needs "
-                           f"{disclosure['min_hospitals']}: " + "; ".join(f"{h}: {m}" for h, m in a["refused"].items()))
+                           f"{disclosure['min_hospitals']}{refusals}")
             return
         statuses = {e["status"] for e in entries.values()}
     if statuses == {"withheld"} or "withheld" in statuses:

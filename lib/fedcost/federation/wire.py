@@ -22,10 +22,34 @@ def pack(header: dict, blobs: dict[str, bytes] | None = None) -> bytes:
 
 
 def unpack(message: bytes) -> tuple[dict, dict[str, bytes]]:
-    if not isinstance(message, (bytes, bytearray)) or message[:4] != MAGIC:
+    """(header, blobs) of a message; ValueError for anything that is not exactly one well-formed message.
+
+    The reader is the hospital and the coordinator, and the bytes come from the
+    other party: a short, truncated or padded message, a header that is not a
+    JSON object, or a blob index pointing outside the body is refused here,
+    with one exception type, rather than surfacing as a struct, JSON or key error.
+    """
+    if not isinstance(message, (bytes, bytearray)) or message[:4] != MAGIC or len(message) < 8:
         raise ValueError("not a fedcost message")
     (n,) = struct.unpack(">I", message[4:8])
-    meta = json.loads(message[8:8 + n])
+    if 8 + n > len(message):
+        raise ValueError(f"truncated fedcost message: the header says {n} bytes, {len(message) - 8} follow")
+    try:
+        meta = json.loads(bytes(message[8:8 + n]))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"unreadable fedcost message header: {exc}") from None
+    if (not isinstance(meta, dict) or set(meta) != {"header", "blobs"} or not isinstance(meta["header"], dict)
+            or not isinstance(meta["blobs"], dict)):
+        raise ValueError("malformed fedcost message header: expected an object with header and blobs")
     body = memoryview(message)[8 + n:]
-    blobs = {name: bytes(body[o:o + k]) for name, (o, k) in meta["blobs"].items()}
+    blobs, end = {}, 0
+    for name, span in meta["blobs"].items():
+        if (not isinstance(span, list) or len(span) != 2 or not all(type(v) is int and v >= 0 for v in span)
+                or span[0] + span[1] > len(body)):
+            raise ValueError(f"malformed fedcost message: blob {name!r} at {span!r} lies outside the "
+                             f"{len(body)}-byte body")
+        blobs[name] = bytes(body[span[0]:span[0] + span[1]])
+        end = max(end, span[0] + span[1])
+    if end != len(body):
+        raise ValueError(f"malformed fedcost message: {len(body) - end} bytes after the last blob")
     return meta["header"], blobs

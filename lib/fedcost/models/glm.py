@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats as sps
 
-from fedcost.models.irls import GLMAnalysis, coefficient_table
+from fedcost.models.irls import GLMAnalysis
+from fedcost.models.release import coefficient_table
 from fedcost.contract import run_pooled
 
 

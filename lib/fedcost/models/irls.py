@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from fedcost.models import formula as formula_grammar
 from fedcost.models import statistics as st
 from fedcost.models.design import Design, build_design
-from fedcost.errors import DataError, DisclosureError, UsageError
+from fedcost.errors import DataError, UsageError
 from fedcost.models.families import get_family
+from fedcost.models.release import check_release, coefficient_table, records_behind, released
 from fedcost.contract import Analysis, Tables, run_prepared, tidy
 
 
@@ -148,6 +148,8 @@ class GLMAnalysis(Analysis):
         if "n" in s:
             new.update(_moment_summary(s, self))
             new["kept"], new["dropped"], new["baselines"] = self._kept_columns(s["colsum"], s["n"])
+            new["records_behind"] = records_behind(s["colsum"], s["colbin"], s["n"], self.columns_, new["kept"],
+                                                   self.factor_slices_, new["baselines"])
             rms = np.sqrt(np.maximum(s["colss"], 0) / max(s["n"], 1))
             new["col_scale"] = np.where(rms > 0, 1 / np.where(rms > 0, rms, 1), 1.0).tolist()
         elif phase in ("point", "robust"):
@@ -280,6 +282,7 @@ class GLMAnalysis(Analysis):
             "dropped_reasons": dict(state.get("dropped") or {}),
             "baselines": dict(state.get("baselines") or {}),
             "beta_full": beta.tolist(),
+            "records_behind": dict(state.get("records_behind") or {}),
             "dispersion": float(scale),
             "deviance": float(s["deviance"]),
             "null_deviance": float(s["null_deviance"]) if state.get("null_mu") or self.linear else None,
@@ -318,33 +321,9 @@ class GLMAnalysis(Analysis):
         return out
 
     def disclose(self, result: dict, disclosure: dict) -> dict:
-        """Release only when enough hospitals and records stand behind the model."""
-        if result["hospitals"] < disclosure["min_hospitals"]:
-            raise DisclosureError(f"{result['hospitals']} hospitals contributed; the policy needs at least "
-                                  f"{disclosure['min_hospitals']}")
-        p = len(result["columns"])
-        if p > disclosure["max_parameter_fraction"] * result["n"]:
-            raise DisclosureError(f"{p} parameters for {result['n']} records: the policy allows at most "
-                                  f"{disclosure['max_parameter_fraction']:.0%} of the records")
-        out = dict(result)
-        out.pop("beta_full", None)
-        return out
-
-
-Z95 = 1.959963984540054  # the normal 97.5% quantile
-
-
-def coefficient_table(result: dict) -> pd.DataFrame:
-    """term, coef, se, z, p_value, ci_lower, ci_upper, exp_coef: the Wald statistics of a released fit.
-
-    The one place they are computed: the results tables, ``GLMResults`` and the reports read them.
-    """
-    coef = pd.Series(result["coef"], dtype=float)[list(result["columns"])]
-    se = pd.Series(result["se"], dtype=float)[coef.index]
-    z = coef / se
-    return pd.DataFrame({"term": coef.index, "coef": coef.values, "se": se.values, "z": z.values,
-                         "p_value": 2 * sps.norm.sf(np.abs(z.values)), "ci_lower": (coef - Z95 * se).values,
-                         "ci_upper": (coef + Z95 * se).values, "exp_coef": np.exp(coef.values)})
+        """Release only when enough hospitals and records stand behind the model and each of its terms."""
+        check_release(result, disclosure)
+        return released(result)
 
 
 def _moment_summary(s: dict, analysis: GLMAnalysis) -> dict:

@@ -64,19 +64,22 @@ def _slot_len(slot) -> int:
 # -- moments: counts and sums that start every GLM ---------------------------------
 def moments_layout(p: int) -> Layout:
     return Layout((("n", 1), ("hospitals", 1), ("sw", 1), ("swy", 1), ("swy2", 1), ("colsum", p),
-                   ("colss", p), ("swy_eoff", 1), ("sw_eoff", 1)))
+                   ("colbin", p), ("colss", p), ("swy_eoff", 1), ("sw_eoff", 1)))
 
 
 def moments(d: Design) -> dict:
     """Row count, weight and response sums, column counts (present levels), offset sums.
 
     `colsum` counts the non-zero entries of each column: integers, so that an
-    absent level is recognised as 0 even after CKKS noise. `colss` (sums of
+    absent level is recognised as 0 even after CKKS noise. `colbin` counts the
+    entries outside {0, 1}: zero marks an indicator column, whose rarer value
+    the disclosure check counts (`release.records_behind`). `colss` (sums of
     squares) gives the column scaling of later rounds.
     """
     w, y, off = d.weights, d.y, d.offset
     return dict(n=d.n, hospitals=1.0 if d.n > 0 else 0.0, sw=w.sum(), swy=(w * y).sum(),
-                swy2=(w * y * y).sum(), colsum=(d.X != 0).sum(axis=0), colss=(d.X * d.X).sum(axis=0),
+                swy2=(w * y * y).sum(), colsum=(d.X != 0).sum(axis=0),
+                colbin=((d.X != 0) & (d.X != 1)).sum(axis=0), colss=(d.X * d.X).sum(axis=0),
                 swy_eoff=(w * y * np.exp(-off)).sum(), sw_eoff=(w * np.exp(off)).sum())
 
 
