@@ -1,7 +1,7 @@
 """`fedcost audit verify|show`: check and read a party's hash-chained audit log."""
 from __future__ import annotations
 
-import argparse
+from fedcost.cli.groups import command_group
 
 DESCRIPTION = """\
 Every party keeps an append-only audit log (JSON lines): the coordinator of
@@ -16,10 +16,7 @@ one before; the latest head is kept apart in LOG.head.
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("audit", help="verify or show a hash-chained audit log",
-                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="audit_command", metavar="ACTION")
-    sub.required = True
+    sub = command_group(subparsers, "audit", "verify or show a hash-chained audit log", DESCRIPTION)
     v = sub.add_parser("verify", help="check the chain and the head; exit 1 listing what was tampered with")
     v.add_argument("log", metavar="LOG", help="the audit log (JSON lines)")
     v.add_argument("--head", metavar="FILE", default=None,

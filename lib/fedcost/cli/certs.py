@@ -1,7 +1,7 @@
 """`fedcost certs init`: a CA and the coordinator's TLS certificate; `fedcost certs node-key`: a hospital's key."""
 from __future__ import annotations
 
-import argparse
+from fedcost.cli.groups import command_group
 
 DESCRIPTION = """\
 TLS for a federation, made with the `cryptography` package (no openssl needed):
@@ -21,10 +21,7 @@ Certificates are valid for 365 days. The one-machine federation of `fedcost demo
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("certs", help="TLS certificates and SuperNode keys for a federation",
-                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="certs_command", metavar="ACTION")
-    sub.required = True
+    sub = command_group(subparsers, "certs", "TLS certificates and SuperNode keys for a federation", DESCRIPTION)
     init = sub.add_parser("init", help="a CA and the coordinator's server certificate")
     init.add_argument("--out", required=True, metavar="DIR", help="folder for the certificate files")
     init.add_argument("--host", action="append", required=True, metavar="NAME",

@@ -1,7 +1,7 @@
 """`fedcost coordinator start|add-hospital|status`: the coordinator's long-lived SuperLink."""
 from __future__ import annotations
 
-import argparse
+from fedcost.cli.groups import command_group
 
 DESCRIPTION = """\
 The coordinator of a federation: a Flower SuperLink with TLS and SuperNode
@@ -29,10 +29,7 @@ which); 2 usage error."""
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("coordinator", help="run a federation's coordinator (SuperLink)",
-                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="coordinator_command", metavar="ACTION")
-    sub.required = True
+    sub = command_group(subparsers, "coordinator", "run a federation's coordinator (SuperLink)", DESCRIPTION)
     start = sub.add_parser("start", help="start the SuperLink and serve studies until stopped")
     start.add_argument("--workdir", required=True, metavar="DIR", help="the coordinator's own folder")
     start.add_argument("--address", required=True, metavar="HOST:PORT", help="where hospitals and researchers connect")

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from fedcost.errors import UsageError
+from fedcost.cli.groups import command_group
 
 EXIT_CODES = """\
 exit codes:
@@ -20,12 +21,9 @@ exit codes:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("dictionary", help="show, render or draft a data dictionary",
-                              description="Work with data dictionaries (a folder with dictionary.yaml "
-                                          "and codes/*.csv).", epilog=EXIT_CODES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="action", metavar="ACTION")
-    sub.required = True
+    sub = command_group(subparsers, "dictionary", "show, render or draft a data dictionary",
+                        "Work with data dictionaries (a folder with dictionary.yaml "
+                                          "and codes/*.csv).", epilog=EXIT_CODES)
 
     show = sub.add_parser("show", help="print a dictionary in the terminal", epilog=EXIT_CODES,
                           formatter_class=argparse.RawDescriptionHelpFormatter,

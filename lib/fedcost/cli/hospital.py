@@ -1,8 +1,8 @@
 """`fedcost hospital init|start`: a hospital's own client, on its own host, next to its data."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+from fedcost.cli.groups import command_group
 
 DESCRIPTION = """\
 A participating hospital's client: a Flower SuperNode that relays bytes, and
@@ -45,10 +45,7 @@ disclosure:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("hospital", help="a hospital's client: node key, policy, SuperNode and worker",
-                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="hospital_command", metavar="ACTION")
-    sub.required = True
+    sub = command_group(subparsers, "hospital", "a hospital's client: node key, policy, SuperNode and worker", DESCRIPTION)
     init = sub.add_parser("init", help="a node key pair and a commented policy file")
     init.add_argument("--name", required=True, metavar="NAME", help="the hospital's label in the federation")
     init.add_argument("--out", required=True, metavar="DIR")

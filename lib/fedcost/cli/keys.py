@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from fedcost.cli.groups import command_group
 
 DESCRIPTION = """\
 Make a TenSEAL CKKS context (poly modulus 8192, coefficient moduli
@@ -18,10 +19,7 @@ hospital's ciphertexts (they share one secret key)."""
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("keys", help="key ceremony and key fingerprints",
-                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="keys_command", metavar="ACTION")
-    sub.required = True
+    sub = command_group(subparsers, "keys", "key ceremony and key fingerprints", DESCRIPTION)
     init = sub.add_parser("init", help="make a new secret/public CKKS context pair", description=DESCRIPTION,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     init.add_argument("--out", required=True, metavar="DIR", help="folder for the key files")
