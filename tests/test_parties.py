@@ -87,8 +87,14 @@ def federation(tmp_path_factory):
         assert procs["coordinator"].poll() is None and time.monotonic() < deadline, \
             (root / "coordinator.out").read_text()
         time.sleep(0.2)
+    cli("researcher", "init", "--out", root / "researcher", cwd=root)
     for h in HOSPITALS:
         cli("hospital", "init", "--name", h, "--out", root / "hosp" / h, cwd=root)
+        policy = root / "hosp" / h / "policy.yaml"  # the hospital trusts this researcher's signature
+        text = policy.read_text()
+        assert "trusted_researchers: []" in text
+        policy.write_text(text.replace("trusted_researchers: []",
+                                       f"trusted_researchers: [{root / 'researcher' / 'researcher.pub'}]"))
         cli("coordinator", "add-hospital", h, root / "hosp" / h / "node.pub", "--workdir", root / "coord", cwd=root)
         procs[h] = start("hospital", "start", "--data", root / "data" / f"{h}.csv", "--keys", root / "keys",
                          "--coordinator", address, "--ca", root / "certs" / "ca.crt",
@@ -111,10 +117,11 @@ def federation(tmp_path_factory):
     assert not left, f"left over: {[(p.pid, p.info['cmdline']) for p in left]}"
 
 
-def researcher(federation, *args, timeout=600):
+def researcher(federation, *args, timeout=600, sign=True):
     root = federation["root"]
+    signing = ["--sign-key", root / "researcher" / "researcher.key"] if sign else []
     return subprocess.run([*FEDCOST, *map(str, args), "--coordinator", federation["address"],
-                           "--ca", root / "certs" / "ca.crt"], cwd=root, capture_output=True, text=True,
+                           "--ca", root / "certs" / "ca.crt", *signing], cwd=root, capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -179,6 +186,21 @@ def test_an_unregistered_hospital_is_refused(federation):
     assert online(root) == len(HOSPITALS)
 
 
+def test_an_unsigned_or_foreign_study_is_refused_by_every_hospital(federation):
+    from fedcost.federation.reasons import REASONS
+
+    root = federation["root"]
+    out = researcher(federation, "fit", "--hospitals", 5, "--formula", GLM, "--family", "gamma",
+                     "--out", root / "unsigned.json", sign=False)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.count(REASONS["unsigned_study"]) == 5, out.stderr
+    cli("researcher", "init", "--out", root / "stranger", cwd=root)
+    out = researcher(federation, "fit", "--hospitals", 5, "--formula", GLM, "--family", "gamma",
+                     "--out", root / "foreign.json", "--sign-key", root / "stranger" / "researcher.key", sign=False)
+    assert out.returncode == 1 and out.stderr.count(REASONS["untrusted_study"]) == 5, out.stderr
+    assert not (root / "unsigned.json").exists() and not (root / "foreign.json").exists()
+
+
 def _started_round(workdir: Path, timeout=120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -194,7 +216,7 @@ def test_dropouts_a_killed_hospital_and_two_frozen_ones(federation):
     # 1. five hospitals, H05 killed with SIGKILL mid-fit: the study starts again on the other four
     sub = root / "fit1"
     fit = subprocess.Popen([*FEDCOST, "fit", "--coordinator", federation["address"], "--ca", root / "certs" / "ca.crt",
-                            "--hospitals", "5", "--round-timeout", "20", "--formula", GLM, "--family", "gamma",
+                            "--sign-key", root / "researcher" / "researcher.key", "--hospitals", "5", "--round-timeout", "20", "--formula", GLM, "--family", "gamma",
                             "--out", root / "fit1.json", "--workdir", sub],
                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _started_round(sub)

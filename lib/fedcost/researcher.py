@@ -11,12 +11,14 @@ import getpass
 import shutil
 import socket
 import tempfile
+import uuid
 from pathlib import Path
 
 from fedcost import engines
 from fedcost.engines.jobs import Node
 from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE, init_keys
 from fedcost.federation.relay import stop_workers
+from fedcost.federation import studies
 from fedcost.models.design import check_formula_fields
 from fedcost.data.dictionary import Dictionary
 from fedcost.errors import UsageError
@@ -62,13 +64,23 @@ def study_job(analyses: dict[str, Analysis], dictionary: Dictionary, policy: Pol
     }
 
 
+def signed(job: dict, sign_key, participants: list[str] | None = None,
+           valid_days: float = studies.DEFAULT_DAYS) -> dict:
+    """The job with its signed study (`federation.studies`): what hospitals that ask for signatures check."""
+    key = sign_key if isinstance(sign_key, studies.Ed25519PrivateKey) else studies.load_key(sign_key)
+    return {**job, "study": studies.sign(job, key, uuid.uuid4().hex, participants, valid_days)}
+
+
 def submit_study(analyses: dict[str, Analysis], coordinator: str, ca: str | Path | None, hospitals: int = 3,
                  dictionary=None, policy: Policy | str | Path | None = None, workdir: str | Path | None = None,
                  progress=None, timeout: float = 1800, round_timeout: float = 120.0, insecure: bool = False,
-                 plan_info: dict | None = None) -> StudyResult:
+                 plan_info: dict | None = None, sign_key: str | Path | None = None,
+                 participants: list[str] | None = None, valid_days: float = studies.DEFAULT_DAYS) -> StudyResult:
     """Submit `analyses` to a running coordinator (``HOST:PORT``, trusting ``ca``); return what was released.
 
-    The study travels inside the submission; the hospitals answer from their own
+    The study travels inside the submission, signed with ``sign_key`` (from
+    `fedcost researcher init`) for the hospitals named in ``participants``
+    (None: any), valid for ``valid_days``; the hospitals answer from their own
     hosts. ``hospitals``: how many must be connected before it starts.
     """
     from fedcost.engines.remote import submit
@@ -76,6 +88,8 @@ def submit_study(analyses: dict[str, Analysis], coordinator: str, ca: str | Path
     dictionary = dictionary if isinstance(dictionary, Dictionary) else Dictionary.load(dictionary)
     policy = policy if isinstance(policy, Policy) else Policy.load(policy)
     job = study_job(analyses, dictionary, policy)
+    if sign_key is not None:
+        job = signed(job, sign_key, participants, valid_days)
     keep = workdir is not None
     run_dir = Path(workdir) if keep else Path(tempfile.mkdtemp(prefix="fedcost-submit-"))
     try:
@@ -114,9 +128,14 @@ def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", 
             init_keys(run_dir / "keys", force=True)
             keys_dir = run_dir / "keys"
         keys_dir = Path(keys_dir)
-        nodes = hospital_nodes(paths, (keys_dir / SECRET_FILE).resolve(), run_dir, encoding, dictionary)
+        # The researcher's role signs the study with a throw-away key that every hospital of this
+        # one-machine federation trusts, and nothing else: the same check as across machines.
+        researcher = studies.Ed25519PrivateKey.generate()
+        trust = {"trusted-researchers": studies.public_hex(researcher), "require-signed-study": True}
+        nodes = [Node(n.label, n.work_dir, n.data_path, n.key_path, n.protocol, {**n.settings, **trust})
+                 for n in hospital_nodes(paths, (keys_dir / SECRET_FILE).resolve(), run_dir, encoding, dictionary)]
         job = {
-            **study,
+            **signed(study, researcher),
             "public_key": str((keys_dir / PUBLIC_FILE).resolve()),
             "expected_hospitals": len(nodes),
             # the coordinator's own append-only log, kept across runs (not part of the cleared run state)

@@ -28,6 +28,7 @@ COMMANDS = {
     "certs": "certs",
     "coordinator": "coordinator",
     "hospital": "hospital",
+    "researcher": "researcher",
 }
 
 

@@ -1,6 +1,7 @@
 """`fedcost hospital init|start`: a hospital's own client, on its own host, next to its data."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from fedcost.cli.groups import command_group
 
@@ -22,6 +23,10 @@ every plaintext statistic stay on this host.
       (Ctrl-C or SIGTERM). KEYS holds hospital_secret.ctx from the key
       ceremony. What left the hospital is in WORK/work/audit.jsonl
       (`fedcost audit show|verify`).
+  fedcost hospital approve [STUDY] --workdir WORK
+      with `approval: manual`: list the studies waiting here, or show one (its
+      plan, the columns it reads, its digest) and approve it
+  fedcost hospital reject STUDY --workdir WORK
 
 Exit codes: 0 stopped by a signal; 1 invalid data or a part failed; 2 usage error."""
 
@@ -41,6 +46,14 @@ disclosure:
   name_hospitals: false
 # Lowering a minimum below the defaults needs this, stated on purpose:
 # allow_below_defaults: true
+studies:
+  # The researchers whose signed studies this hospital answers: their researcher.pub
+  # (a file, relative to this policy) or its hex line. Unsigned studies and studies
+  # signed by anyone else are refused. Empty: this hospital answers no study yet.
+  trusted_researchers: []
+  # automatic: answer every trusted study; manual: each new study waits until the operator
+  # runs `fedcost hospital approve STUDY --workdir WORK` (or `reject`)
+  approval: automatic
 """
 
 
@@ -63,11 +76,17 @@ def register(subparsers) -> None:
     start.add_argument("--encoding", help="text encoding of a CSV file (default: detected)")
     start.add_argument("--insecure", action="store_true", help="no TLS and no node authentication (tests only)")
     start.set_defaults(func=_start)
+    approve = sub.add_parser("approve", help="list the studies waiting for approval, or approve one")
+    approve.add_argument("study", nargs="?", metavar="STUDY", help="a digest prefix or study id (none: list)")
+    approve.add_argument("--workdir", required=True, metavar="DIR", help="the hospital's working folder")
+    approve.set_defaults(func=_decide, verdict="approved")
+    reject = sub.add_parser("reject", help="reject a study waiting for approval")
+    reject.add_argument("study", metavar="STUDY", help="a digest prefix or study id")
+    reject.add_argument("--workdir", required=True, metavar="DIR", help="the hospital's working folder")
+    reject.set_defaults(func=_decide, verdict="rejected")
 
 
 def _init(args) -> int:
-    import re
-
     from fedcost.engines.certs import node_keys
     from fedcost.errors import UsageError
 
@@ -87,14 +106,60 @@ def _init(args) -> int:
 
 
 def hospital_policy(path: str | Path) -> tuple[str | None, dict]:
-    """(label, disclosure settings) of a hospital policy file, checked like a study's policy."""
+    """(label, node settings) of a hospital policy file: its disclosure minima and the studies it answers."""
+    from fedcost.errors import DataError
     from fedcost.policy import Policy
 
     policy = Policy.load(path)
     settings = dict(policy.disclosure)
     if policy.raw.get("allow_below_defaults"):
         settings["allow_below_defaults"] = True
+    section = policy.section("studies")
+    keys = []
+    for item in section.get("trusted_researchers") or []:
+        text = str(item).strip()
+        file = Path(text) if Path(text).is_absolute() else Path(path).parent / text
+        if file.is_file():
+            text = file.read_text(encoding="utf-8").strip()
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+            raise DataError(f"{path}: studies.trusted_researchers: {item!r} is neither a researcher.pub file "
+                            "nor its 64-digit hex key")
+        keys.append(text.lower())
+    approval = section.get("approval", "automatic")
+    if approval not in ("automatic", "manual"):
+        raise DataError(f"{path}: studies.approval must be automatic or manual, not {approval!r}")
+    settings.update(trusted_researchers=",".join(keys), require_signed_study=section.get("require_signature", True),
+                    approval=approval)
     return policy.raw.get("hospital"), settings
+
+
+def _decide(args) -> int:
+    from fedcost.data.dictionary import Dictionary
+    from fedcost.federation import studies
+
+    work = studies.work_folder(args.workdir)
+    if args.study is None:
+        waiting = studies.pending(work)
+        if not waiting:
+            print(f"no study waits for approval in {work}")
+        for e in waiting:
+            plan = e["study"]
+            print(f"{e['digest'][:12]}  study {plan.get('study_id')}  from {plan.get('requester')}  "
+                  f"asked {e['first_asked']}  analyses: {', '.join(plan.get('analyses') or {})}")
+        return 0
+    entry = studies.find(work, args.study)
+    plan = entry["study"]
+    print(f"study {plan.get('study_id')} (digest {entry['digest']})")
+    print(f"  requester: {plan.get('requester')}; signed by key {entry['key']}")
+    print(f"  issued {plan.get('issued')}, expires {plan.get('expires')}; participants: "
+          f"{', '.join(plan.get('participants') or []) or 'any hospital'}")
+    print(f"  disclosure asked: {plan.get('disclosure')}")
+    for name, spec in (plan.get("analyses") or {}).items():
+        print(f"  analysis {name}: {spec}")
+    print(f"  columns: {', '.join(studies.columns_used(plan, Dictionary.load().fields))}")
+    target = studies.decide(work, entry, args.verdict)
+    print(f"{args.verdict}: {target}")
+    return 0
 
 
 def _start(args) -> int:

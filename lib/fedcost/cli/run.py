@@ -56,6 +56,13 @@ def add_federation_args(p) -> None:
                    help="with --coordinator: seconds a round waits before going on without silent hospitals")
     p.add_argument("--insecure", action="store_true",
                    help="with --coordinator: no TLS (only for a federation started with --insecure)")
+    p.add_argument("--sign-key", metavar="FILE",
+                   help="with --coordinator: your researcher.key (`fedcost researcher init`); hospitals answer "
+                        "only studies signed by a key their policy trusts")
+    p.add_argument("--participants", metavar="H01,H02,...",
+                   help="with --sign-key: the hospitals the signed study is for (default: any)")
+    p.add_argument("--valid-days", type=float, default=30.0, metavar="DAYS",
+                   help="with --sign-key: days until the signed study expires (default 30)")
 
 
 def run_on_federation(analyses: dict, args, policy, progress, plan_info=None):
@@ -68,7 +75,9 @@ def run_on_federation(analyses: dict, args, policy, progress, plan_info=None):
             raise UsageError("give either --data (a one-machine federation) or --coordinator, not both")
         return submit_study(analyses, args.coordinator, args.ca, hospitals=args.hospitals,
                             dictionary=args.dictionary, policy=policy, workdir=args.workdir, progress=progress,
-                            round_timeout=args.round_timeout, insecure=args.insecure, plan_info=plan_info)
+                            round_timeout=args.round_timeout, insecure=args.insecure, plan_info=plan_info,
+                            sign_key=args.sign_key, valid_days=args.valid_days,
+                            participants=args.participants.split(",") if args.participants else None)
     if not args.data:
         raise UsageError("give --data PATH ... (one file per hospital) or --coordinator HOST:PORT")
     return run_study(analyses, args.data, engine=args.engine, dictionary=args.dictionary, policy=policy,

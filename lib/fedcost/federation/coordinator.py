@@ -69,7 +69,8 @@ def serve(job: dict, transport) -> dict:
     active = list(nodes)
     base = {"run_id": run_id, "key_fingerprint": pub.fingerprint, "disclosure": disclosure,
             "dictionary_fingerprint": job.get("dictionary_fingerprint"),
-            "dictionary_version": job.get("dictionary_version")}
+            "dictionary_version": job.get("dictionary_version"),
+            "study": job.get("study")}  # the researcher's signed study, relayed as it came (federation.studies)
     log = AuditLog(job["audit_log"]) if job.get("audit_log") else None
     if log:
         log.append("study", run_id=run_id, requester=job.get("requester") or "not authenticated",

@@ -21,7 +21,7 @@ from pathlib import Path
 from fedcost.analyses import kinds
 from fedcost.data.dictionary import Dictionary
 from fedcost.errors import DataError, DisclosureError, FedcostError
-from fedcost.federation import reasons, sums, wire
+from fedcost.federation import reasons, releases, studies, sums, wire
 from fedcost.federation.audit import AuditLog, digest
 from fedcost.federation.crypto import SecretKeys
 from fedcost.files import atomic_path
@@ -137,6 +137,7 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
     if header.get("key_fingerprint") and header["key_fingerprint"] != own:
         raise reasons.Refused("key_mismatch", f"the coordinator uses {header['key_fingerprint']}, "
                                               f"this hospital holds {own}")
+    plan = studies.admit(header, node, label)  # who asked, and for exactly what (None: no signature asked)
     dict_dir = node.get("dictionary")  # the hospital's own; a study names only the fingerprint it expects
     dictionary = _memo("dictionary", Path(dict_dir) / "dictionary.yaml" if dict_dir else None,
                        lambda: Dictionary.load(dict_dir))
@@ -150,7 +151,7 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
                                 lambda: load_frame(Path(node["data-path"]), dictionary, work_dir, node.get("encoding")))
     except DataError as exc:
         raise reasons.Refused("invalid_data", str(exc)) from None
-    disclosure = stricter(header["disclosure"], node)
+    disclosure = stricter(plan["disclosure"] if plan else header["disclosure"], node)
     fingerprint = _memo(f"sha:{data_key}", None, lambda: _cached(work_dir, f"{data_key}.sha256",
                                                              lambda: _file_sha256(Path(node["data-path"]))))
     out_header = {"hospital": label, "status": "ok", "analyses": {}, "data_fingerprint": fingerprint}
@@ -160,6 +161,7 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
     for name, item in header["analyses"].items():
         site = {"index": header["site_index"], "count": header["site_count"], "run": str(header.get("run_id")),
                 "min_hospitals": min_hospitals}
+        site["query"] = releases.query_key(item["spec"], dictionary.fingerprint, fingerprint)
         entry, chunks, detail = _step(name, item, blobs, frame, dictionary, keys, disclosure, work_dir, data_key,
                                       site)
         out_header["analyses"][name] = entry
@@ -167,6 +169,8 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
             details[name] = detail
         for i, c in enumerate(chunks):
             out_blobs[f"{name}/{i}"] = c
+    if all(e["status"] != "running" for e in out_header["analyses"].values()):
+        forget(work_dir)  # the study has ended here: no copy of the data outlives it
     return out_header, out_blobs, details
 
 
@@ -190,8 +194,11 @@ def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, wo
         if state.get("done"):
             try:
                 released = analysis.disclose(state["result"], disclosure)
+                releases.admit(work_dir, site["query"], len(item.get("participants") or []), site["min_hospitals"])
             except DisclosureError as exc:
                 return reasons.entry("withheld", "withheld"), [], str(exc)
+            except reasons.Refused as exc:
+                return reasons.entry("withheld", exc.code), [], exc.detail
             _write_local_report(analysis, name, frame, released, work_dir)
             return {"status": "released", "result": released, "digest": keys.digest(released)}, [], ""
         stats = sums.tagged(analysis.statistics(block, state, site["index"]), keys, site, name, keys.digest(state))
@@ -251,6 +258,15 @@ def _prepared(analysis, spec: dict, frame, dictionary, work_dir, data_key):
                          lambda: _cached(work_dir, f"{data_key}-{skey}.pkl", build))
     vars(analysis).update(attrs)
     return block
+
+
+def forget(work_dir) -> None:
+    """Drop every copy of the data made for a study: the pickled caches on disk and the tables in memory."""
+    for key in [k for k in _MEMO if str(k[0]).startswith(("frame:", "block:"))]:
+        del _MEMO[key]
+    if work_dir:
+        for path in (Path(work_dir) / "cache").glob("*.pkl"):
+            path.unlink(missing_ok=True)
 
 
 def _cached(work_dir, name: str, build):

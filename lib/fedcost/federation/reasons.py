@@ -21,6 +21,15 @@ REASONS = {
     "withheld": "the disclosure rules withhold this result",
     "forged_sum": "the sum the coordinator sent is not the sum of this round's declared participants",
     "audit_log": "the hospital cannot write its audit log, so it sends nothing",
+    "unsigned_study": "this hospital answers only studies signed by a researcher it trusts",
+    "untrusted_study": "the study is not signed by a researcher this hospital trusts",
+    "study_expired": "the signed study has expired",
+    "not_a_participant": "the signed study does not name this hospital",
+    "not_signed": "the request asks for something the researcher did not sign",
+    "awaiting_approval": "the study waits for the approval of this hospital's operator",
+    "study_rejected": "this hospital's operator rejected the study",
+    "differencing": "a result over nearly the same hospitals was released before: this one would reveal the "
+                    "difference",
     "internal_error": "an internal error at the hospital",
 }
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats as sps
 
+from fedcost.errors import UsageError
 from fedcost.models.irls import GLMAnalysis
 from fedcost.models.release import coefficient_table
 from fedcost.contract import run_pooled
@@ -137,12 +138,21 @@ class GLM:
         self.results_ = GLMResults(result)
         return self
 
-    def fit_federated(self, paths, engine: str = "deployment", **kwargs) -> "GLM":
-        """Federated fit over hospital files (one path per hospital); see `fedcost.federation.run_study`."""
-        from fedcost.researcher import run_study
+    def fit_federated(self, paths=None, engine: str = "deployment", coordinator: str | None = None,
+                      ca=None, **kwargs) -> "GLM":
+        """Federated fit: over hospital files on a one-machine federation (`researcher.run_study`), or
+        submitted to a running federation with ``coordinator=HOST:PORT, ca=FILE`` (`researcher.submit_study`;
+        ``sign_key=`` signs it for hospitals that ask for signed studies)."""
+        from fedcost.researcher import run_study, submit_study
 
-        study = run_study({"glm": self._analysis("local")}, paths, engine=engine, dictionary=self.dictionary,
-                          **kwargs)
+        if coordinator is not None:
+            if paths is not None:
+                raise UsageError("give either hospital files or coordinator=, not both")
+            study = submit_study({"glm": self._analysis("local")}, coordinator, ca, dictionary=self.dictionary,
+                                 **kwargs)
+        else:
+            study = run_study({"glm": self._analysis("local")}, paths, engine=engine, dictionary=self.dictionary,
+                              **kwargs)
         self.results_ = GLMResults(study.result_json("glm"))
         self.study_ = study
         return self
