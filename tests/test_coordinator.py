@@ -153,3 +153,63 @@ def test_too_few_contributors_without_refusals_is_withheld_not_a_crash():
     _collect("m", a, parsed, {1: "H01", 2: "H02"}, None, {"min_hospitals": 3}, 1, {1: 0, 2: 1})
     assert a["status"] == "withheld"
     assert a["reason"] == "only 2 hospital(s) can contribute, the policy needs 3"
+
+
+class _Tampering(LocalTransport):
+    """The coordinator's view of a network that alters H02's reply in round 2 (``how``)."""
+
+    def __init__(self, nodes, how):
+        super().__init__(nodes, hospital.handle)
+        self.how, self.round, self.first = how, 0, None
+
+    def exchange(self, requests):
+        replies = super().exchange(requests)
+        self.round += 1
+        if self.round == 1:
+            self.first = replies[2]
+        elif self.round == 2:
+            replies[2] = self.how(replies[2], self.first)
+        return replies
+
+
+def _flip_last_byte(raw, _):
+    return raw[:-1] + bytes([raw[-1] ^ 0xFF])
+
+
+@pytest.mark.parametrize("how, says", [
+    (_flip_last_byte, "arrived corrupted"),                        # corrupted in transit
+    (lambda raw, _: raw[: len(raw) // 2], "arrived unreadable"),   # truncated
+    (lambda raw, first: first, "answers round 1"),                 # replayed from the round before
+    (lambda raw, _: raw + b"\x00", "arrived unreadable"),          # padded
+])
+def test_a_corrupted_truncated_or_replayed_reply_is_refused_naming_the_hospital(keys, tmp_path, dictionary,
+                                                                                 hospital_paths, how, says):
+    root, _, _ = keys
+    nodes = [{"hospital": p.stem, "data-path": str(p), "key-path": str(root / SECRET_FILE),
+              "work-dir": str(tmp_path / p.stem)} for p in hospital_paths]
+    job = {"analyses": {"m": GLMAnalysis("cost_total ~ age", "gamma").spec()},
+           "public_key": str(root / PUBLIC_FILE), "disclosure": Policy.default().disclosure,
+           "dictionary_fingerprint": dictionary.fingerprint}
+    with pytest.raises(FederationError, match=f"hospital H02.*{says}"):
+        serve(job, _Tampering(nodes, how))
+
+
+def test_a_hospital_on_another_dictionary_version_is_named(keys, tmp_path, dictionary, hospital_paths):
+    import shutil
+
+    root, _, _ = keys
+    other = tmp_path / "dictionary"
+    shutil.copytree(dictionary.path, other)
+    text = (other / "dictionary.yaml").read_text(encoding="utf-8")
+    assert f'version: "{dictionary.version}"' in text
+    (other / "dictionary.yaml").write_text(text.replace(f'version: "{dictionary.version}"', 'version: "9.9.9"', 1),
+                                           encoding="utf-8")
+    nodes = [{"hospital": p.stem, "data-path": str(p), "key-path": str(root / SECRET_FILE),
+              "work-dir": str(tmp_path / p.stem), **({"dictionary": str(other)} if p.stem == "H03" else {})}
+             for p in hospital_paths]
+    job = {"analyses": {"m": GLMAnalysis("cost_total ~ age", "gamma").spec()},
+           "public_key": str(root / PUBLIC_FILE), "disclosure": Policy.default().disclosure,
+           "dictionary_fingerprint": dictionary.fingerprint, "dictionary_version": dictionary.version}
+    with pytest.raises(FederationError) as info:  # the two others are fewer than the minimum of 3
+        serve(job, LocalTransport(nodes, hospital.handle))
+    assert f"H03: {REASONS['dictionary_mismatch']}" in str(info.value)

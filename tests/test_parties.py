@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +32,19 @@ ROOT = Path(__file__).resolve().parents[1]
 FEDCOST = [sys.executable, "-m", "fedcost.cli"]
 HOSPITALS = ["H01", "H02", "H03", "H04", "H05"]
 GLM = "cost_total ~ age + los + C(sex)"
+RELAY_USER, WORKER_USER = "fedcost-relay-test", "fedcost-worker-test"
+
+
+def relay_user() -> str | None:
+    """Users other than root for the SuperNodes and the workers, when the test runs as root (as CI does)."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("runuser") is None:
+        return None
+    for user in (RELAY_USER, WORKER_USER):
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
+                       capture_output=True)  # exists already: fine
+    probe = subprocess.run(["runuser", "-u", RELAY_USER, "--", sys.executable, "-c",
+                            "import flwr, fedcost.engines.entrypoints"], capture_output=True, text=True)
+    return RELAY_USER if probe.returncode == 0 else None  # the venv must be readable to them
 
 
 def cli(*args, cwd, timeout=300, check=True):
@@ -70,9 +86,16 @@ def ours(root: Path) -> list[psutil.Process]:
 def federation(tmp_path_factory):
     from fedcost.data.synth import write
 
-    root = tmp_path_factory.mktemp("parties")
+    relay = relay_user()
+    # pytest's temporary folders are private to root; the relay user must reach its SuperNode's folder
+    root = Path(tempfile.mkdtemp(prefix="fedcost-parties-")) if relay else tmp_path_factory.mktemp("parties")
+    os.chmod(root, 0o711)
     write(root / "data", len(HOSPITALS), 300, 11)
     cli("keys", "init", "--out", root / "keys", cwd=root)
+    for private in [*(root / "data").glob("*.csv"), root / "keys" / "hospital_secret.ctx"]:
+        os.chmod(private, 0o600)  # the hospital's data and secret key: its worker's user alone
+        if relay:
+            os.chown(private, pwd.getpwnam(WORKER_USER).pw_uid, pwd.getpwnam(WORKER_USER).pw_gid)
     cli("certs", "init", "--out", root / "certs", "--host", "127.0.0.1", cwd=root)
     (root / "public").mkdir()
     (root / "public" / "coordinator_public.ctx").write_bytes((root / "keys" / "coordinator_public.ctx").read_bytes())
@@ -99,12 +122,13 @@ def federation(tmp_path_factory):
         procs[h] = start("hospital", "start", "--data", root / "data" / f"{h}.csv", "--keys", root / "keys",
                          "--coordinator", address, "--ca", root / "certs" / "ca.crt",
                          "--auth-key", root / "hosp" / h / "node.key", "--policy", root / "hosp" / h / "policy.yaml",
-                         "--workdir", root / "work" / h, cwd=root, log=root / f"{h}.out")
+                         "--workdir", root / "work" / h, *(["--relay-user", relay, "--worker-user", WORKER_USER] if relay else []),
+                         cwd=root, log=root / f"{h}.out")
     deadline = time.monotonic() + 120
     while online(root) < len(HOSPITALS):
         assert time.monotonic() < deadline, {h: (root / f"{h}.out").read_text() for h in HOSPITALS}
         time.sleep(1)
-    yield {"root": root, "address": address, "procs": procs}
+    yield {"root": root, "address": address, "procs": procs, "relay": relay}
     for p in procs.values():
         if p.poll() is None:
             for child in psutil.Process(p.pid).children(recursive=True):
@@ -115,6 +139,8 @@ def federation(tmp_path_factory):
     time.sleep(1)
     left = ours(root)
     assert not left, f"left over: {[(p.pid, p.info['cmdline']) for p in left]}"
+    if relay:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def researcher(federation, *args, timeout=600, sign=True):
@@ -184,6 +210,42 @@ def test_an_unregistered_hospital_is_refused(federation):
     assert out.returncode == 1
     assert "not registered" in out.stderr and "Traceback" not in out.stderr
     assert online(root) == len(HOSPITALS)
+
+
+PROBE = """
+import json, socket, sys
+out = {}
+for path in sys.argv[1:]:
+    try:
+        open(path, "rb").read(1)
+        out[path] = "read"
+    except OSError as exc:
+        out[path] = type(exc).__name__
+print(json.dumps(out))
+"""
+
+
+def test_the_supernode_and_its_clientapps_can_read_neither_data_nor_keys(federation):
+    relay = federation["relay"]
+    if relay is None:
+        pytest.skip("needs root and a venv readable by another user (CI runs as root)")
+    root, procs = federation["root"], federation["procs"]
+    uid = pwd.getpwnam(relay).pw_uid
+    for h in HOSPITALS[:2]:
+        supervisor = psutil.Process(procs[h].pid)
+        worker = next(c for c in supervisor.children() if "fedcost.federation.worker" in " ".join(c.cmdline()))
+        assert supernode_of(procs[h]).uids().real == uid
+        assert worker.uids().real == pwd.getpwnam(WORKER_USER).pw_uid
+    # what a study's ClientApp, running as the SuperNode's user, gets when it tries
+    secret = [root / "data" / "H01.csv", root / "keys" / "hospital_secret.ctx", root / "work" / "H01" / "work" /
+              "node.json", root / "work" / "H01" / "work" / "audit.jsonl", root / "hosp" / "H01" / "node.key"]
+    out = subprocess.run(["runuser", "-u", relay, "--", sys.executable, "-c", PROBE, *map(str, secret)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert set(json.loads(out.stdout).values()) == {"PermissionError"}, out.stdout
+    # and the worker's socket is the one thing of the worker's it reaches (the studies above went through it)
+    sock = root / "work" / "H01" / "socket" / "worker.sock"
+    assert sock.stat().st_mode & 0o777 == 0o660 and sock.stat().st_gid == pwd.getpwnam(relay).pw_gid
 
 
 def test_an_unsigned_or_foreign_study_is_refused_by_every_hospital(federation):

@@ -1,10 +1,15 @@
-"""The federated GLM over Flower's real engines equals pooled statsmodels, for every family.
+"""Flower's real engines: the federated GLM equals pooled statsmodels for every family, and the standard
+plan releases what the in-process engine releases.
 
-One study per engine carries all four families (they run concurrently), so
-the cost of starting Flower is paid once per engine.
+One study per engine carries the standard plan and all four families (they run
+concurrently), so the cost of starting Flower is paid once per engine.
 """
+from pathlib import Path
+
+import numpy as np
 import pytest
 
+from fedcost.analyses.plan import load_plan
 from fedcost.researcher import run_study
 from fedcost.models.glm import GLM
 from fedcost.models.irls import GLMAnalysis
@@ -13,11 +18,19 @@ from oracle import CONTRACT, MODELS, contract_error, statsmodels_fit
 pytestmark = pytest.mark.slow
 
 
+STANDARD = Path(__file__).resolve().parents[1] / "plans" / "standard.toml"
+
+
 @pytest.fixture(scope="module", params=["deployment", "simulation"])
 def study(request, hospital_paths, tmp_path_factory):
-    analyses = {fam: GLMAnalysis(f, fam) for fam, f in MODELS.items()}
+    analyses = {**load_plan(STANDARD), **{fam: GLMAnalysis(f, fam) for fam, f in MODELS.items()}}
     return run_study(analyses, hospital_paths, engine=request.param,
                      workdir=tmp_path_factory.mktemp(request.param))
+
+
+@pytest.fixture(scope="module")
+def in_process(hospital_paths):
+    return run_study(load_plan(STANDARD), hospital_paths, engine="local")
 
 
 @pytest.mark.parametrize("family", list(MODELS))
@@ -26,6 +39,16 @@ def test_engine_equals_pooled_statsmodels(study, pooled, family):
     ref = statsmodels_fit(MODELS[family], family, pooled)
     assert contract_error(res["coef"], res["se"], ref) < CONTRACT
     assert res["engine"] == study.run["engine"]
+
+
+def test_standard_plan_releases_what_the_in_process_engine_releases(study, in_process):
+    names = list(in_process.analyses)
+    assert {n: study.analyses[n]["status"] for n in names} == {n: a["status"] for n, a in in_process.analyses.items()}
+    assert all(in_process.analyses[n]["status"] == "released" for n in names)
+    a = study.tables["kpi"].set_index(["analysis", "metric"])["value"]
+    b = in_process.tables["kpi"].set_index(["analysis", "metric"])["value"]
+    assert len(b) >= 10
+    np.testing.assert_allclose(a[b.index].astype(float), b.astype(float), rtol=1e-6)
 
 
 def test_engine_rounds_and_privacy(study):
@@ -39,7 +62,7 @@ def test_engine_rounds_and_privacy(study):
 def test_notebook_api_federated_fit(hospital_paths, pooled):
     """What a researcher calls from JupyterLab: same model, results object with summary()."""
     formula = "cost_total ~ age + los + C(hospital_level)"
-    model = GLM(formula, "gamma").fit_federated(hospital_paths, engine="simulation")
+    model = GLM(formula, "gamma").fit_federated(hospital_paths, engine="local")  # Flower's engines: above
     ref = statsmodels_fit(formula, "gamma", pooled)
     assert contract_error(model.results_.params, model.results_.bse, ref) < CONTRACT
     assert "federated" in model.results_.summary()

@@ -122,18 +122,3 @@ def test_usage_errors(tmp_path, hospital_paths, capsys):
                  "--engine", "local"])
     assert code == 2
     assert "no such plan file" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_standard_plan_through_flower(tmp_path, hospital_paths, out_dir):
-    """The standard plan through Flower's simulation engine: same releases as the in-process engine."""
-    out = tmp_path / "res"
-    code = main(["run", str(STANDARD), "--data", *map(str, hospital_paths), "--out", str(out),
-                 "--engine", "simulation"])
-    assert code == 0
-    sim, local = read_tables(out), read_tables(out_dir)
-    assert sim["status"]["status"].eq("released").all()
-    assert read_results(out)["run"]["engine"] == "simulation"
-    assert set(sim) == set(local)
-    a, b = sim["kpi"].set_index("metric")["value"], local["kpi"].set_index("metric")["value"]
-    np.testing.assert_allclose(a[b.index], b, rtol=1e-6)

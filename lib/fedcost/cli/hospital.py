@@ -74,6 +74,12 @@ def register(subparsers) -> None:
     start.add_argument("--name", metavar="NAME", help="label (default: the policy's `hospital`)")
     start.add_argument("--dictionary", metavar="DIR", help="data dictionary folder (default: data_dictionary/)")
     start.add_argument("--encoding", help="text encoding of a CSV file (default: detected)")
+    start.add_argument("--relay-user", metavar="USER",
+                       help="run the SuperNode, and every ClientApp a study brings, as USER, who can read "
+                            "neither the data nor the keys (needs root)")
+    start.add_argument("--worker-user", metavar="USER",
+                       help="run the worker, the only reader of the data and the secret key, as USER (needs "
+                            "root; USER must be able to read them)")
     start.add_argument("--insecure", action="store_true", help="no TLS and no node authentication (tests only)")
     start.set_defaults(func=_start)
     approve = sub.add_parser("approve", help="list the studies waiting for approval, or approve one")
@@ -182,7 +188,8 @@ def _start(args) -> int:
     print(f"{args.data}: valid, {report.n_rows} records", flush=True)
     party = start_hospital(name, args.data, args.keys, args.coordinator, args.ca, args.auth_key, args.workdir,
                            disclosure=disclosure, dictionary=args.dictionary, encoding=args.encoding,
-                           insecure=args.insecure)
+                           insecure=args.insecure, relay_user=args.relay_user,
+                           worker_user=args.worker_user)
     try:
         wait_connected(party)
         print(f"hospital {name} connected to {args.coordinator}; answering studies; Ctrl-C to stop", flush=True)

@@ -175,11 +175,35 @@ def coordinator_status(workdir: str | Path) -> list[dict]:
 
 
 # -------------------------------------------------------------------- hospital
+def os_user(option: str, user: str | None) -> tuple[int, int] | None:
+    """(uid, gid) of the operating-system user a part of the hospital runs as, or None (the caller's user)."""
+    if user is None:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise UsageError(f"{option} {user}: no such user (create one: useradd --system {user})") from None
+    if os.geteuid() != 0:
+        raise UsageError(f"{option} needs root: the supervisor starts that part as {user} and keeps no privilege")
+    return entry.pw_uid, entry.pw_gid
+
+
 def start_hospital(name: str, data: str | Path, keys: str | Path, coordinator: str, ca: str | Path | None,
                    auth_key: str | Path | None, workdir: str | Path, disclosure: dict | None = None,
                    dictionary: str | Path | None = None, encoding: str | None = None, insecure: bool = False,
-                   timeout: float = 120.0) -> Party:
-    """Start the hospital's worker (the only reader of its data and secret key) and its SuperNode."""
+                   timeout: float = 120.0, relay_user: str | None = None, worker_user: str | None = None) -> Party:
+    """Start the hospital's worker (the only reader of its data and secret key) and its SuperNode.
+
+    Started as root, each part runs as an operating-system user of its own: ``worker_user`` reads the
+    data and the secret key and owns the worker's folder; ``relay_user`` runs the SuperNode, and so every
+    ClientApp a study brings, and may connect to the worker's socket and read nothing else of it.
+    """
+    relay = os_user("--relay-user", relay_user)
+    worker = os_user("--worker-user", worker_user)
+    if relay and worker and relay[0] == worker[0]:
+        raise UsageError("--relay-user and --worker-user must differ: the relay must not read the data")
     workdir = Path(workdir).resolve()
     secret = Path(keys) / SECRET_FILE if Path(keys).is_dir() else Path(keys)
     if not secret.is_file():
@@ -200,10 +224,21 @@ def start_hospital(name: str, data: str | Path, keys: str | Path, coordinator: s
     with atomic_path(work / "node.json", 0o600) as tmp:
         tmp.write_text(json.dumps(settings, indent=1), encoding="utf-8")
     procs = ProcessGroup(workdir / "logs")
-    socket_path = work / WORKER_SOCKET
+    # The worker's socket has a folder of its own: the SuperNode's side reaches it and nothing of work/.
+    sockets = workdir / "socket"
+    sockets.mkdir(exist_ok=True)
+    os.chmod(sockets, 0o750 if relay else 0o700)
+    if relay or worker:
+        os.chown(sockets, worker[0] if worker else -1, relay[1] if relay else -1)
+    if worker:  # the worker's folder is its user's alone
+        for path in [work, *work.rglob("*")]:
+            os.chown(path, worker[0], worker[1])
+    socket_path = sockets / WORKER_SOCKET
     procs.start("worker", [sys.executable, "-m", "fedcost.federation.worker", "--socket", str(socket_path),
-                           "--node", str(work / "node.json"), "--idle", "0", "--parent", str(os.getpid())],
-                dict(os.environ), cwd=work)
+                           "--node", str(work / "node.json"), "--idle", "0", "--parent", str(os.getpid()),
+                           *(["--socket-group", str(relay[1])] if relay else [])],
+                {**os.environ, **({"HOME": str(work)} if worker else {})}, cwd=work,
+                user=worker, groups=[relay[1]] if (relay and worker) else None)
     party = Party(f"hospital {name}", workdir, procs, ("worker",))
     deadline = time.monotonic() + timeout
     while not socket_path.exists():
@@ -213,14 +248,25 @@ def start_hospital(name: str, data: str | Path, keys: str | Path, coordinator: s
             raise FederationError(f"hospital {name}'s worker did not start\n{tail}")
         time.sleep(0.05)
     node_config = workdir / "node_config.toml"
-    node_config.write_text(toml_dumps({"hospital": name, "work-dir": str(work), "worker": "external"}),
+    node_config.write_text(toml_dumps({"hospital": name, "work-dir": str(sockets), "worker": "external"}),
                            encoding="utf-8")
+    home = workdir / "flwr_home"
+    ca_path = None if insecure else Path(ca).resolve()
+    key_path = None if insecure else Path(auth_key).resolve()
+    if relay and not insecure:  # the SuperNode's own credentials, readable by its user alone
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ca_path, home / "ca.crt")
+        shutil.copyfile(key_path, home / "node.key")
+        os.chmod(home / "node.key", 0o600)
+        ca_path, key_path = home / "ca.crt", home / "node.key"
+    write_flwr_config(home, coordinator, ca_path)
+    if relay:  # Flower's folder is the relay user's
+        for path in [home, *home.rglob("*")]:
+            os.chown(path, relay[0], relay[1])
     (port,) = free_ports(1)
-    procs.start("supernode", supernode_command(coordinator, node_config, port,
-                                               None if insecure else Path(ca).resolve(),
-                                               None if insecure else Path(auth_key).resolve()),
-                flower_env(workdir / "flwr_home"), cwd=workdir)
-    write_flwr_config(workdir / "flwr_home", coordinator, None if insecure else Path(ca).resolve())
+    env = flower_env(home, {"HOME": str(home)} if relay else None)  # the relay user cannot write root's home
+    procs.start("supernode", supernode_command(coordinator, node_config, port, ca_path, key_path),
+                env, cwd=workdir, user=relay)
     party.watch = ("worker", "supernode")
     return party
 

@@ -144,13 +144,16 @@ class ProcessGroup:
         self.cleanups: list[Callable[[], object]] = []
         self._known: dict[int, Any] = {}
 
-    def start(self, name: str, cmd: list[str], env: dict[str, str], cwd: Path | None = None
-              ) -> subprocess.Popen:
+    def start(self, name: str, cmd: list[str], env: dict[str, str], cwd: Path | None = None,
+              user: tuple[int, int] | None = None, groups: list[int] | None = None) -> subprocess.Popen:
+        """Start ``cmd`` logging to ``name``.log; ``user``: (uid, gid) to run it as (needs root), with no
+        supplementary groups but ``groups``."""
         log = self.log_dir / f"{name}.log"
         self.logs[name] = log
+        as_user = {"user": user[0], "group": user[1], "extra_groups": list(groups or [])} if user else {}
         with open(log, "wb") as fh:  # one run, one log: a reused folder starts empty
             proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stdin=subprocess.DEVNULL, start_new_session=True, **as_user)
         self.procs[name] = proc
         self.remember(proc.pid)
         return proc

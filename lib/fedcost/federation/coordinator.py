@@ -22,7 +22,8 @@ from fedcost.federation import wire
 from fedcost.files import write_json
 
 # Reply header fields a hospital may send; anything else is treated as a leak.
-ALLOWED_REPLY = {"hospital", "status", "code", "reason", "analyses", "data_fingerprint"}
+ALLOWED_REPLY = {"hospital", "status", "code", "reason", "run_id", "round", "analyses", "data_fingerprint",
+                 "blobs_sha256"}
 ALLOWED_ENTRY = {
     "running": {"status", "sealed", "digest", "length", "chunks"},
     "released": {"status", "result", "digest"},
@@ -61,7 +62,7 @@ def serve(job: dict, transport) -> dict:
     analyses = _fresh(job)
     dropouts: list[dict] = []
     attempt = 1
-    labels: dict[int, str] = {}
+    labels: dict[int, str] = dict(getattr(transport, "node_labels", dict)())  # the hospital a reply names wins
     bytes_from: dict[int, int] = {n: 0 for n in nodes}
     refusals: dict[str, str] = {}
     fingerprints: dict[str, str] = {}
@@ -126,8 +127,18 @@ def serve(job: dict, transport) -> dict:
         parsed = {}
         for node, raw in replies.items():
             bytes_from[node] = bytes_from.get(node, 0) + len(raw)
-            header, blobs = wire.unpack(raw)
+            who = labels.get(node, f"node {node}")
+            try:
+                header, blobs = wire.unpack(raw)
+            except ValueError as exc:
+                raise FederationError(f"hospital {who}: its reply in round {r} arrived unreadable ({exc})") from None
+            if header.get("status") != "refused" and header.get("blobs_sha256") != wire.blobs_digest(blobs):
+                raise FederationError(f"hospital {who}: its reply in round {r} arrived corrupted (the ciphertexts "
+                                      "do not match the digest it states)")
             _check_reply(header, blobs, pub, checked)
+            if header.get("status") != "refused" and (header.get("run_id"), header.get("round")) != (base["run_id"], r):
+                raise FederationError(f"hospital {who}: its reply answers round {header.get('round')} of run "
+                                      f"{header.get('run_id')}, not round {r} of {base['run_id']} (replayed?)")
             labels[node] = header.get("hospital", str(node))
             if header.get("data_fingerprint"):
                 fingerprints[labels[node]] = str(header["data_fingerprint"])
@@ -203,9 +214,10 @@ def _exchange(transport, requests: dict) -> tuple[dict, dict]:
 def _check_reply(header: dict, blobs: dict, pub: PublicKeys, checked: dict) -> None:
     """Evidence, not a claim: refuse any reply that could carry plaintext statistics."""
     extra = set(header) - ALLOWED_REPLY
-    fp = header.get("data_fingerprint")
-    if fp is not None and not (isinstance(fp, str) and len(fp) == 64):
-        extra.add("data_fingerprint")
+    for field in ("data_fingerprint", "blobs_sha256"):  # hex digests only: no room for anything else
+        value = header.get(field)
+        if value is not None and not (isinstance(value, str) and len(value) == 64):
+            extra.add(field)
     if extra:
         raise FederationError(f"hospital {header.get('hospital')} sent unexpected fields {sorted(extra)}")
     for name, entry in (header.get("analyses") or {}).items():
@@ -250,8 +262,12 @@ def _collect(name: str, a: dict, parsed: dict, labels: dict, pub: PublicKeys, di
         raise FederationError(f"analysis {name}: hospitals are in different states {sorted(statuses)}")
     digests = {e["digest"] for e in entries.values()}
     if len(digests) != 1:
-        raise FederationError(f"analysis {name}: hospitals disagree on the step of round {r} "
-                              "(different data dictionary or code versions?)")
+        groups = {}
+        for n, e in entries.items():
+            groups.setdefault(e["digest"], []).append(labels[n])
+        sides = " vs ".join(", ".join(sorted(g)) for g in sorted(groups.values(), key=len))
+        raise FederationError(f"analysis {name}: hospitals disagree on the step of round {r} ({sides}; "
+                              "different data dictionary or code versions?)")
     if statuses == {"released"}:
         first = next(iter(entries.values()))
         a["status"], a["result"] = "released", first["result"]

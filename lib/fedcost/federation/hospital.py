@@ -154,7 +154,9 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
     disclosure = stricter(plan["disclosure"] if plan else header["disclosure"], node)
     fingerprint = _memo(f"sha:{data_key}", None, lambda: _cached(work_dir, f"{data_key}.sha256",
                                                              lambda: _file_sha256(Path(node["data-path"]))))
-    out_header = {"hospital": label, "status": "ok", "analyses": {}, "data_fingerprint": fingerprint}
+    # the run and round answered: a reply replayed from another round or study is recognised as such
+    out_header = {"hospital": label, "status": "ok", "run_id": header.get("run_id"), "round": header.get("round"),
+                  "analyses": {}, "data_fingerprint": fingerprint}
     out_blobs: dict[str, bytes] = {}
     details: dict[str, str] = {}
     min_hospitals = int(disclosure["min_hospitals"])
@@ -169,6 +171,7 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
             details[name] = detail
         for i, c in enumerate(chunks):
             out_blobs[f"{name}/{i}"] = c
+    out_header["blobs_sha256"] = wire.blobs_digest(out_blobs)
     if all(e["status"] != "running" for e in out_header["analyses"].values()):
         forget(work_dir)  # the study has ended here: no copy of the data outlives it
     return out_header, out_blobs, details

@@ -5,6 +5,7 @@ transport passes it as is. Keeping the format ours keeps Flower out of the maths
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 
@@ -53,3 +54,15 @@ def unpack(message: bytes) -> tuple[dict, dict[str, bytes]]:
     if end != len(body):
         raise ValueError(f"malformed fedcost message: {len(body) - end} bytes after the last blob")
     return meta["header"], blobs
+
+
+def blobs_digest(blobs: dict[str, bytes]) -> str:
+    """SHA-256 over the blobs' names and bytes, in order: a reply states it, the coordinator checks it.
+
+    A ciphertext damaged in transit still parses as a ciphertext (its body is
+    random-looking coefficients), so parsing alone would let it into the sum.
+    """
+    h = hashlib.sha256()
+    for name, data in blobs.items():
+        h.update(len(name).to_bytes(4, "big") + name.encode() + len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()

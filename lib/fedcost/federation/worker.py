@@ -43,12 +43,21 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: int | None = None) -> None:
+# Seconds a connected relay may take to send its request or read the reply: the relay writes at once and
+# reads at once over a local socket, so a peer silent for this long is not a relay (it would hold the
+# worker, which answers one request at a time).
+PEER_TIMEOUT = 30.0
+
+
+def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: int | None = None,
+          socket_group: int | None = None) -> None:
     """Answer requests on ``socket_path`` until idle for ``idle`` s (0: never) or ``parent`` is gone.
 
     ``own_node``: the hospital's own settings (``fedcost hospital start``); then
     the node settings a relay sends are ignored, so nothing a study brings (its
     ClientApp, its run config) can point this process at another file or key.
+    ``socket_group``: the group of the relay's user (``fedcost hospital start
+    --relay-user``), who may connect (mode 0660) but reads nothing else here.
     """
     from fedcost.federation import hospital  # the heavy imports, once
 
@@ -60,6 +69,9 @@ def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: 
         srv.bind(str(socket_path))
     finally:
         os.umask(old)
+    if socket_group is not None:
+        os.chown(socket_path, -1, socket_group)
+        os.chmod(socket_path, 0o660)
     srv.listen(4)
     srv.settimeout(1.0 if parent or not idle else idle)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the cleanup below
@@ -77,7 +89,7 @@ def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: 
                 continue
             last = time.monotonic()
             with conn:
-                conn.settimeout(600)
+                conn.settimeout(PEER_TIMEOUT)
                 try:
                     relayed = json.loads(recv_msg(conn))
                     node = own_node if own_node else relayed
@@ -98,9 +110,10 @@ def main() -> None:
                     help="exit after this many seconds without a request (0: never)")
     ap.add_argument("--node", help="the hospital's own settings (JSON); relayed settings are then ignored")
     ap.add_argument("--parent", type=int, help="exit when this process (the hospital's supervisor) is gone")
+    ap.add_argument("--socket-group", type=int, help="group id that may connect to the socket (the relay's user)")
     args = ap.parse_args()
     own = json.loads(Path(args.node).read_text(encoding="utf-8")) if args.node else None
-    serve(Path(args.socket), args.idle, own, args.parent)
+    serve(Path(args.socket), args.idle, own, args.parent, args.socket_group)
 
 
 if __name__ == "__main__":
