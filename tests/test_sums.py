@@ -74,6 +74,52 @@ def test_a_forged_tag_block_is_caught(keys):
     refused("tags do not match", sums.check, forged, keys, site(0), "m", "d1", [0, 1, 2])
 
 
+def test_withholding_flags_are_read_alike_and_cannot_be_flipped(keys):
+    """Slot layout for 3 hospitals: tags in 0-2, then one row of 3 slots per group of policy.PER_HOSPITAL.
+    H02 (slot 1) withholds its CMI, H03 (slot 2) its O/E."""
+    from fedcost.policy import PER_HOSPITAL
+
+    assert PER_HOSPITAL == ("oe", "cmi", "per_case_cost")
+    withhold = {0: [], 1: ["cmi"], 2: ["oe"]}
+    parts = [sums.tagged(np.array([1.0]), keys, {**site(i), "withhold": withhold[i]}, "m", "d1") for i in range(3)]
+    total = sum(parts)
+    assert total[3:12].tolist() == [0, 0, 1,  0, 1, 0,  0, 0, 0]  # oe row, cmi row, per_case_cost row
+    np.testing.assert_allclose(sums.check(total, keys, site(0), "m", "d1", [0, 1, 2]), [3.0])
+    assert sums.withheld(total, 3) == {"oe": [2], "cmi": [1], "per_case_cost": []}
+    # the coordinator subtracts an encrypted 1 to release H02's CMI anyway: H02's tag no longer matches
+    flipped = total.copy()
+    flipped[3 + 3 + 1] -= 1.0
+    refused("tags do not match", sums.check, flipped, keys, site(0), "m", "d1", [0, 1, 2])
+    half = total.copy()
+    half[3 + 1] = 0.5
+    refused("other than 0 and 1", sums.check, half, keys, site(0), "m", "d1", [0, 1, 2])
+
+
+def test_a_withholding_hospital_s_values_are_dropped_at_release(tmp_path, hospital_paths, dictionary):
+    from fedcost.analyses.benchmark import WITHHOLDABLE, BenchmarkAnalysis
+    from fedcost.federation import hospital
+    from fedcost.federation.coordinator import serve
+    from fedcost.federation.crypto import PUBLIC_FILE
+    from fedcost.policy import Policy
+    from fedcost.researcher import study_job
+
+    init_keys(tmp_path / "keys", force=True)
+    nodes = [{"hospital": p.stem, "data-path": str(p), "key-path": str(tmp_path / "keys" / SECRET_FILE),
+              "work-dir": str(tmp_path / p.stem), **({"withhold-per-hospital": "cmi"} if p.stem == "H02" else {})}
+             for p in hospital_paths]
+    job = {**study_job({"b": BenchmarkAnalysis()}, dictionary, Policy.default()),
+           "public_key": str(tmp_path / "keys" / PUBLIC_FILE)}
+    out = serve(job, local.LocalTransport(nodes, hospital.handle))
+    table = out["analyses"]["b"]["result"]["hospitals_table"]
+    assert len(table["hospital"]) == 3
+    for column in WITHHOLDABLE["cmi"]:
+        assert sum(v is None for v in table[column]) == 1, column  # H02's own, under its pseudonym
+    for column in WITHHOLDABLE["oe"] + WITHHOLDABLE["per_case_cost"]:
+        assert all(v is not None for v in table[column]), column
+    row = table["cmi"].index(None)
+    assert table["oe"][row] is not None and table["n"][row] > 0  # only what H02 withholds is gone
+
+
 @pytest.mark.parametrize("attack", ["one_hospital", "last_round"])
 def test_a_dishonest_coordinator_is_caught_over_real_ckks(hospital_paths, monkeypatch, attack):
     honest = local.LocalTransport.exchange

@@ -16,6 +16,11 @@ from fedcost.config import load_mapping
 from fedcost.errors import DataError
 from fedcost.paths import default_policy_file
 
+# What a benchmark releases per hospital, in groups a hospital's policy may withhold (its own values only):
+# oe: observed/expected cost and its funnel position; cmi: case-mix index and cost per weighted case;
+# per_case_cost: per-case cost and the cost difference coefficient.
+PER_HOSPITAL = ("oe", "cmi", "per_case_cost")
+
 DISCLOSURE_DEFAULTS = {"min_hospitals": 3, "min_cell_records": 5, "max_parameter_fraction": 0.2,
                        "name_hospitals": False}
 

@@ -58,6 +58,13 @@ DEFAULT_FORMULA = ("cost_total ~ age + los + comorbidity_score + C(drg_code) + C
 FUNNEL_COLUMNS = ["hospital", "n", "observed_mean", "expected_mean", "oe", "se", "oe_lower95", "oe_upper95",
                   "precision", "z", "z_adjusted", "limit95_lower", "limit95_upper", "limit998_lower",
                   "limit998_upper", "funnel_flag"]
+# The columns of each per-hospital indicator group (policy.PER_HOSPITAL) a hospital may withhold.
+WITHHOLDABLE = {
+    "oe": ["observed_mean", "expected_mean", "oe", "se", "oe_lower95", "oe_upper95", "precision", "z", "z_adjusted",
+           "limit95_lower", "limit95_upper", "limit998_lower", "limit998_upper", "funnel_flag"],
+    "cmi": ["cmi", "cost_per_weighted_case", "adjusted_coefficient", "adjusted_coefficient_flag"],
+    "per_case_cost": ["per_case_cost", "cost_coefficient", "cost_coefficient_flag"],
+}
 COST_COLUMNS = ["hospital", "n", "per_case_cost", "cmi", "cost_per_weighted_case", "cost_coefficient",
                 "cost_coefficient_flag", "adjusted_coefficient", "adjusted_coefficient_flag"]
 
@@ -386,7 +393,12 @@ class BenchmarkAnalysis(Analysis):
         out = dict(result, model=released(result["model"]))
         labels = cm.pseudonyms(max(result["hospitals_table"]["site"]) + 1, result["hospitals_table"]["site"],
                                out.pop("secret"), bool(disclosure.get("name_hospitals")))
-        table = dict(result["hospitals_table"])
+        table = {k: list(v) for k, v in result["hospitals_table"].items()}
+        for group, slots in (disclosure.get("withheld") or {}).items():  # each hospital's own consent
+            for row, site in enumerate(table["site"]):
+                if site in slots:
+                    for column in WITHHOLDABLE.get(group, []):
+                        table[column][row] = None
         sites = table.pop("site")
         table = {"hospital": [labels[i] for i in sites], **table}
         order = np.argsort(table["hospital"], kind="stable")

@@ -54,6 +54,12 @@ studies:
   # automatic: answer every trusted study; manual: each new study waits until the operator
   # runs `fedcost hospital approve STUDY --workdir WORK` (or `reject`)
   approval: automatic
+# What a benchmark releases about this hospital (under a pseudonym unless name_hospitals);
+# false withholds this hospital's own value (the federation's totals still include it).
+per_hospital:
+  oe: true              # observed/expected cost ratio, its interval and funnel position
+  cmi: true             # case-mix index, cost per weighted case, adjusted cost coefficient
+  per_case_cost: true   # per-case cost and the cost difference coefficient
 """
 
 
@@ -135,8 +141,19 @@ def hospital_policy(path: str | Path) -> tuple[str | None, dict]:
     if approval not in ("automatic", "manual"):
         raise DataError(f"{path}: studies.approval must be automatic or manual, not {approval!r}")
     settings.update(trusted_researchers=",".join(keys), require_signed_study=section.get("require_signature", True),
-                    approval=approval)
+                    approval=approval, withhold_per_hospital=",".join(_withheld(path, policy.section("per_hospital"))))
     return policy.raw.get("hospital"), settings
+
+
+def _withheld(path, section: dict) -> list[str]:
+    from fedcost.errors import DataError
+    from fedcost.policy import PER_HOSPITAL
+
+    unknown = set(section) - set(PER_HOSPITAL)
+    if unknown or not all(isinstance(v, bool) for v in section.values()):
+        raise DataError(f"{path}: per_hospital takes true/false for {', '.join(PER_HOSPITAL)}"
+                        + (f", not {', '.join(sorted(unknown))}" if unknown else ""))
+    return [g for g in PER_HOSPITAL if section.get(g, True) is False]
 
 
 def _decide(args) -> int:

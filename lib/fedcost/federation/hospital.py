@@ -75,6 +75,11 @@ def stricter(asked: dict, node: dict) -> dict:
     return out
 
 
+def _withheld_groups(node: dict) -> list[str]:
+    """The per-hospital indicator groups this hospital's policy withholds (node setting, comma-separated)."""
+    return [g for g in str(node.get("withhold-per-hospital") or "").split(",") if g]
+
+
 def _code(code: str) -> dict:
     e = reasons.entry("refused", code)
     return {"code": e["code"], "reason": e["reason"]}
@@ -162,7 +167,7 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
     min_hospitals = int(disclosure["min_hospitals"])
     for name, item in header["analyses"].items():
         site = {"index": header["site_index"], "count": header["site_count"], "run": str(header.get("run_id")),
-                "min_hospitals": min_hospitals}
+                "min_hospitals": min_hospitals, "withhold": _withheld_groups(node)}
         site["query"] = releases.query_key(item["spec"], dictionary.fingerprint, fingerprint)
         entry, chunks, detail = _step(name, item, blobs, frame, dictionary, keys, disclosure, work_dir, data_key,
                                       site)
@@ -192,8 +197,9 @@ def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, wo
         else:
             state = keys.open(item["sealed"])
             total = keys.decrypt([blobs[f"sum/{name}/{i}"] for i in range(item["chunks"])], item["length"])
-            total = sums.check(total, keys, site, name, keys.digest(state), item.get("participants"))
-            state = analysis.advance(state, total)
+            stats = sums.check(total, keys, site, name, keys.digest(state), item.get("participants"))
+            disclosure = {**disclosure, "withheld": sums.withheld(total, int(site["count"]))}
+            state = analysis.advance(state, stats)
         if state.get("done"):
             try:
                 released = analysis.disclose(state["result"], disclosure)
