@@ -57,7 +57,7 @@ def _desc(n, cost_mean, *, suppressed=False, shares=None, los=8.0, **extra) -> d
             "suppressed": False, "suppression": ""}
 
 
-def small_study(*, policy: dict | None = POLICY, with_cea: bool = True):
+def small_study(*, policy: dict | None = POLICY, with_cea: bool = True, cea: dict | None = None):
     """A ``StudyView`` of 3 hospitals and the years 2022-2024, built from hand-chosen numbers:
 
     - all hospitals: per-case cost 9,000 -> 9,450 (+5.0%) -> 10,584 (+12.0%, above the 10% red line);
@@ -136,7 +136,7 @@ def small_study(*, policy: dict | None = POLICY, with_cea: bool = True):
             "cov_delta": 0.0, "icer": 10000.0, "quadrant": "NE", "decision": "cost-effective", "wtp": 287247.0,
             "inmb": 287247.0 * 0.25 - 2500.0, "se_inmb": 11533.0, "inmb_lower95": 46706.0, "inmb_upper95": 91917.0,
             "prob_cost_effective_psa": 1.0, "prob_cost_effective_normal": 1.0, "icer_lower95": 5000.0,
-            "icer_upper95": 20000.0}])
+            "icer_upper95": 20000.0, **(cea or {})}])
         tables["ce_plane"] = pd.DataFrame({"analysis": "cea", "draw": [0, 1, 2, 3],
                                            "delta_cost": [1000.0, 2000.0, 3000.0, 4000.0],
                                            "delta_effect": [0.25, 0.25, 0.25, 0.25]})

@@ -102,6 +102,26 @@ def test_cost_effectiveness_at_the_run_and_a_reader_threshold(study):
     assert F.finding_cea(small_study(with_cea=False), "en") is None
 
 
+def test_a_dominant_strategy_saves_and_a_zero_effect_is_named():
+    # cheaper and better: 400 yuan saved, 0.100 QALY gained; INMB = 287,247 x 0.1 + 400 = 29,124.7
+    dom = F.finding_cea(small_study(cea={"delta_cost": -400.0, "delta_effect": 0.1, "icer": float("nan"),
+                                         "quadrant": "SE", "decision": "dominant",
+                                         "inmb": 287247.0 * 0.1 + 400.0}), "en")
+    assert dom.title == "Combination therapy is dominant against standard therapy" and dom.level == "none"
+    assert dom.text.startswith("It saves 400 yuan per patient and gains 0.100 QALYs")
+    assert "-400" not in dom.text and "ICER" not in dom.text
+    zh = F.finding_cea(small_study(cea={"delta_cost": -400.0, "delta_effect": 0.1, "icer": float("nan"),
+                                        "decision": "dominant"}), "zh")
+    assert zh.text.startswith("每例节省成本 400 元，增加 0.100 个质量调整生命年")
+    # no difference in effect: 2,500 yuan dearer for 0 QALYs
+    same = F.finding_cea(small_study(cea={"delta_effect": 0.0, "icer": float("nan"), "quadrant": "none",
+                                          "decision": "no effect difference", "inmb": -2500.0}), "en")
+    assert same.title == "Combination therapy is no different in effect from standard therapy"
+    assert "costs 2,500 yuan more per patient and gains 0.000 QALYs" in same.text and same.level == "yellow"
+    one = F.finding_cea(small_study(cea={"delta_effect": 1.0}), "en")
+    assert "gains 1.000 QALY." in one.text or "gains 1.000 QALY:" in one.text
+
+
 def test_headline_findings_and_their_markdown(study):
     found = F.headline_findings(study, "all", lang="en")
     assert [f.key for f in found] == ["growth", "hospitals", "payment", "structure", "cea"]

@@ -41,6 +41,10 @@ def test_cell_options_edge_cases():
     assert nm.parse_cell_options("x = 1\n#| late: option") == ({}, "x = 1\n#| late: option")
     opts, body = nm.parse_cell_options("#| echo: false\n#| fig-width: 5\n\nplot()")
     assert opts == {"echo": False, "fig-width": 5} and body == "\nplot()"
+    # a caption with a colon is the caption, not a mapping {"Cost per case": "east"}
+    opts, _ = nm.parse_cell_options("#| label: fig-a\n#| fig-cap: Cost per case: east\nplot()")
+    assert opts == {"label": "fig-a", "fig-cap": "Cost per case: east"}
+    assert nm.parse_cell_options("#| fig-cap: 'A: b'\nx")[0] == {"fig-cap": "A: b"}
 
 
 def test_localise_notebook_keeps_one_language():

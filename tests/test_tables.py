@@ -81,3 +81,13 @@ def test_provenance_table_lists_versions_then_extra_then_parameters(monkeypatch)
                          ["engine", "local"], ["region", "east"], ["wtp", "20000"]]
     # reporting reads no dictionary: without a version from the results the cell says so
     assert ["Data dictionary version", "–"] in _rows(tables.provenance_table(lang="en").data)
+
+
+def test_a_two_level_header_keeps_its_group_on_every_column():
+    import pandas as pd
+
+    from fedcost.reporting.tables import html_table_to_markdown
+
+    cols = pd.MultiIndex.from_tuples([("2023", "n"), ("2023", "mean"), ("2024", "n"), ("2024", "mean")])
+    md = html_table_to_markdown(pd.DataFrame([[1, 2, 3, 4]], columns=cols).to_html())
+    assert md.splitlines()[0] == "| 2023 n | 2023 mean | 2024 n | 2024 mean |"

@@ -230,7 +230,9 @@ def finding_cea(s: StudyView, lang, wtp=None) -> Finding | None:
     good = r["decision"] in ("cost-effective", "dominant")
     if lang == "zh":
         title = f"{i}方案相对{c}方案{dec}"
-        text = (f"每例增加成本 {yuan(r['delta_cost'], 0, lang)}，增加 {num(r['delta_effect'], 3)} 个质量调整生命年；"
+        dc, de = r["delta_cost"], r["delta_effect"]
+        text = (f"每例{'增加' if dc >= 0 else '节省'}成本 {yuan(abs(dc), 0, lang)}，"
+                f"{'增加' if de >= 0 else '减少'} {num(abs(de), 3)} 个质量调整生命年；"
                 + (f"增量成本效果比为每 QALY {yuan(icer, 0, lang)}" + (f"（95% 区间 {icer_ci}）" if icer_ci else "")
                    + f"，意愿支付阈值为每 QALY {yuan(w, 0, lang)}。" if not is_missing(icer) else "")
                 + f"在该阈值下增量净货币效益为 {yuan(r['inmb'], 0, lang)}（95% 置信区间 {inmb_ci}），"
@@ -238,8 +240,12 @@ def finding_cea(s: StudyView, lang, wtp=None) -> Finding | None:
         action = ("可考虑将该联合方案纳入临床路径和医保支付，并持续跟踪真实世界结局。" if good
                   else "暂不扩大使用该方案；可通过价格谈判降低成本后重新评估。")
     else:
-        title = f"{i.capitalize()} therapy is {dec} against {c} therapy"
-        text = (f"It costs {yuan(r['delta_cost'], 0, lang)} more per patient and gains {num(r['delta_effect'], 3)} QALYs"
+        versus = "from" if r["decision"] == "no effect difference" else "against"
+        title = f"{i.capitalize()} therapy is {dec} {versus} {c} therapy"
+        dc, de = r["delta_cost"], r["delta_effect"]
+        qalys = "QALY" if round(abs(de), 3) == 1 else "QALYs"
+        text = (f"It {'costs' if dc >= 0 else 'saves'} {yuan(abs(dc), 0, lang)} {'more ' if dc >= 0 else ''}per patient"
+                f" and {'gains' if de >= 0 else 'loses'} {num(abs(de), 3)} {qalys}"
                 + (f": an ICER of {yuan(icer, 0, lang)} per QALY" + (f" (95% interval {icer_ci})" if icer_ci else "")
                    + f" against a willingness to pay of {yuan(w, 0, lang)} per QALY" if not is_missing(icer) else "")
                 + f". At that threshold the incremental net monetary benefit is {yuan(r['inmb'], 0, lang)} "

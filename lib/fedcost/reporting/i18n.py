@@ -11,7 +11,6 @@ levels) comes from here, so the two languages stay in step.
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Mapping
 
 if TYPE_CHECKING:
@@ -148,6 +147,7 @@ LABELS: dict[str, dict[str, str]] = {
     "decision_not cost-effective": {"en": "not cost-effective", "zh": "不具有成本效果"},
     "decision_dominant": {"en": "dominant", "zh": "占优"},
     "decision_dominated": {"en": "dominated", "zh": "被占优"},
+    "decision_no effect difference": {"en": "no different in effect", "zh": "效果无差异"},
     "flag_within": {"en": "within limits", "zh": "控制限内"},
     "flag_alert_high": {"en": "above 95% limit", "zh": "高于 95% 控制限"},
     "flag_alert_low": {"en": "below 95% limit", "zh": "低于 95% 控制限"},
@@ -224,21 +224,32 @@ def translate_columns(df: "pd.DataFrame", lang: str | None, extra: Mapping[str, 
 
 # ---------------------------------------------------------------- number formats
 def fmt_number(x, digits: int = 0, lang: str | None = "en") -> str:
-    """Thousands separators; '–' for missing."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    """Thousands separators; '–' for missing (None, NaN, pandas' NA and NaT)."""
+    if _missing(x):
         return "–"
     return f"{x:,.{digits}f}"
 
 
+def _missing(x) -> bool:
+    if x is None:
+        return True
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):  # a list or array is not one missing value
+        return False
+
+
 def fmt_yuan(x, digits: int = 0, lang: str | None = "en") -> str:
     """12,345 yuan / 12,345 元."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if _missing(x):
         return "–"
     return f"{x:,.{digits}f} 元" if normalise_lang(lang) == "zh" else f"{x:,.{digits}f} yuan"
 
 
 def fmt_pct(x, digits: int = 1, lang: str | None = "en", signed: bool = False) -> str:
     """0.0834 -> '8.3%' ('+8.3%' when signed)."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if _missing(x):
         return "–"
     return f"{x * 100:{'+' if signed else ''}.{digits}f}%"

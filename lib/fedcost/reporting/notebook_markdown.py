@@ -101,9 +101,12 @@ def parse_cell_options(source: str) -> tuple[dict, str]:
                 k, _, v = line.partition(":")
                 if k.strip():
                     try:
-                        opts[k.strip()] = yaml.safe_load(v) if v.strip() else None
+                        value = yaml.safe_load(v) if v.strip() else None
                     except yaml.YAMLError:
-                        opts[k.strip()] = v.strip()
+                        value = v.strip()
+                    if isinstance(value, dict) and not v.strip().startswith("{"):
+                        value = v.strip()  # `fig-cap: Cost per case: east` is a caption, not a mapping
+                    opts[k.strip()] = value
     return (opts if isinstance(opts, dict) else {}), "\n".join(lines[i:])
 
 

@@ -97,7 +97,9 @@ class _TableParser(HTMLParser):
             return
         if tag in ("td", "th") and self._row is not None and self._cell is not None:
             text = " ".join("".join(self._cell).split())
-            self._row.extend([text] + [""] * (self._span - 1))
+            # a header spanning columns (a two-level header's group) names each of them
+            fill = text if self._section == "thead" else ""
+            self._row.extend([text] + [fill] * (self._span - 1))
             self._cell = None
         elif tag == "tr" and self._row is not None:
             self.tables[-1]["head" if self._section == "thead" else "body"].append(self._row)
