@@ -17,7 +17,7 @@ from fedcost.reporting import fonts
 def test_demo_twice_in_one_folder_without_a_chinese_font(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)  # a fresh machine: no CJK font ...
     monkeypatch.setenv(fonts.NO_INSTALL_ENV, "1")               # ... and no right to install one
-    args = ["demo", "--hospitals", "3", "--rows", "1500", "--work", str(tmp_path / "work"),
+    args = ["demo", "--hospitals", "3", "--rows", "1000", "--work", str(tmp_path / "work"),
             "--out", str(tmp_path / "reports"), "--lang", "en", "zh"]
     assert main(args) == 0
     first = capsys.readouterr()

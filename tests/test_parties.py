@@ -90,7 +90,7 @@ def federation(tmp_path_factory):
     # pytest's temporary folders are private to root; the relay user must reach its SuperNode's folder
     root = Path(tempfile.mkdtemp(prefix="fedcost-parties-")) if relay else tmp_path_factory.mktemp("parties")
     os.chmod(root, 0o711)
-    write(root / "data", len(HOSPITALS), 1000, 11)  # enough that no DRG of the cost model rests on < 5 records
+    write(root / "data", len(HOSPITALS), 700, 11)  # enough that no DRG of the cost model rests on < 5 records
     cli("keys", "init", "--out", root / "keys", cwd=root)
     for private in [*(root / "data").glob("*.csv"), root / "keys" / "hospital_secret.ctx"]:
         os.chmod(private, 0o600)  # the hospital's data and secret key: its worker's user alone
@@ -266,7 +266,7 @@ def test_an_unsigned_or_foreign_study_is_refused_by_every_hospital(federation):
     assert not (root / "unsigned.json").exists() and not (root / "foreign.json").exists()
 
 
-def _started_round(workdir: Path, timeout=120) -> None:
+def _started_round(workdir: Path, timeout=300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         log = workdir / "flwr-run.log"
