@@ -8,7 +8,7 @@ import pytest
 
 from fedcost.engines.local import LocalTransport
 from fedcost.errors import FederationError
-from fedcost.federation import audit, hospital
+from fedcost.federation import audit, hospital, wire
 from fedcost.federation.coordinator import (
     ALLOWED_ENTRY, PROGRESS_LINE, _check_reply, _collect, _exchange, _fresh, _Progress, serve,
 )
@@ -213,3 +213,29 @@ def test_a_hospital_on_another_dictionary_version_is_named(keys, tmp_path, dicti
     with pytest.raises(FederationError) as info:  # the two others are fewer than the minimum of 3
         serve(job, LocalTransport(nodes, hospital.handle))
     assert f"H03: {REASONS['dictionary_mismatch']}" in str(info.value)
+
+
+def test_a_hospital_lost_after_the_others_released_leaves_the_result_standing(keys, tmp_path, dictionary):
+    from fedcost.data.synth import write
+
+    class LostAtRelease(LocalTransport):
+        def exchange_some(self, requests):
+            replies = self.exchange(requests)
+            done = all(e["status"] == "released" for raw in replies.values()
+                       for e in wire.unpack(raw)[0]["analyses"].values())
+            if not done:
+                return replies, {}
+            del replies[4]
+            return replies, {4: "no reply within the round timeout"}
+
+    root, _, _ = keys
+    write(tmp_path / "data", 4, 400, 11)
+    nodes = [{"hospital": p.stem, "data-path": str(p), "key-path": str(root / SECRET_FILE),
+              "work-dir": str(tmp_path / p.stem)} for p in sorted((tmp_path / "data").glob("H*.csv"))]
+    job = {"analyses": {"m": GLMAnalysis("cost_total ~ age", "gamma").spec()},
+           "public_key": str(root / PUBLIC_FILE), "disclosure": Policy.default().disclosure,
+           "dictionary_fingerprint": dictionary.fingerprint}
+    out = serve(job, LostAtRelease(nodes, hospital.handle))
+    # the three that answered had released over all four: no restart (it would be refused as differencing)
+    assert out["analyses"]["m"]["status"] == "released" and out["analyses"]["m"]["result"]["hospitals"] == 4
+    assert [d["hospital"] for d in out["dropouts"]] == ["H04"] and out["hospitals"] == ["H01", "H02", "H03"]

@@ -25,6 +25,20 @@ def test_counts_that_differ_by_fewer_than_the_minimum_are_refused(tmp_path):
     releases.admit(None, "q", 4, 3)  # no work folder (pooled, in-process tests): nothing kept
 
 
+def test_one_run_one_slot_and_a_signed_study_releases_once(tmp_path):
+    releases.one_slot(tmp_path, "run-1", 2)
+    releases.one_slot(tmp_path, "run-1", 2)  # every round of the run: the same slot
+    with pytest.raises(Refused) as info:  # the coordinator asks the same hospital to fill slot 0 too
+        releases.one_slot(tmp_path, "run-1", 0)
+    assert info.value.code == "forged_sum"
+    releases.one_slot(tmp_path, "run-2", 0)  # another run, another slot
+    releases.admit(tmp_path, "q", 5, 3, study_id="s1")
+    with pytest.raises(Refused) as info:  # the same signed study replayed over another set of five
+        releases.admit(tmp_path, "q", 5, 3, study_id="s1")
+    assert info.value.code == "differencing"
+    releases.admit(tmp_path, "q", 5, 3, study_id="s2")  # a new signed study of the same query: allowed
+
+
 def test_a_study_rerun_without_one_hospital_is_withheld(tmp_path, dictionary):
     from fedcost.data.synth import write
 

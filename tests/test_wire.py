@@ -56,6 +56,8 @@ GOOD = wire.pack({"k": "v"}, {"a": b"12", "b": b"345"})
     (_raw({"header": {}, "blobs": {"a": [0, 5]}}, b"12"), "outside"),
     (_raw({"header": {}, "blobs": {"a": [-1, 1]}}, b"12"), "outside"),
     (_raw({"header": {}, "blobs": {"a": "0,2"}}, b"12"), "outside"),
+    (_raw({"header": {}, "blobs": {"a": [0, 1], "b": [2, 1]}}, b"1x2"), "gap"),   # a byte hidden between blobs
+    (_raw({"header": {}, "blobs": {"a": [0, 2], "b": [0, 2]}}, b"12"), "gap"),    # overlapping blobs
 ])
 def test_malformed_messages_raise_value_error_only(bad, why):
     with pytest.raises(ValueError, match=why):

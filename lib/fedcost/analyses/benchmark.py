@@ -380,7 +380,8 @@ class BenchmarkAnalysis(Analysis):
                 "coefficient of variation of hospitals' per-case cost")
         out.kpi("hospitals_outside_band", cc["outside_band"], "hospitals", name,
                 f"hospitals with cost coefficient outside {cc['band'][0]}-{cc['band'][1]}")
-        out.kpi("funnel_outliers", int((h["funnel_flag"] != "within").sum()), "hospitals", name,
+        flagged = h["funnel_flag"].notna() & (h["funnel_flag"] != "within")  # a withheld O/E is no outlier
+        out.kpi("funnel_outliers", int(flagged.sum()), "hospitals", name,
                 "hospitals outside the 95% funnel limits (over-dispersion adjusted)")
         out.kpi("overdispersion_phi", result["funnel"]["phi_hat"], "ratio", name, "winsorised over-dispersion estimate")
         return out

@@ -91,10 +91,12 @@ def register(subparsers) -> None:
     approve = sub.add_parser("approve", help="list the studies waiting for approval, or approve one")
     approve.add_argument("study", nargs="?", metavar="STUDY", help="a digest prefix or study id (none: list)")
     approve.add_argument("--workdir", required=True, metavar="DIR", help="the hospital's working folder")
+    approve.add_argument("--dictionary", metavar="DIR", help="the hospital's data dictionary (default: data_dictionary/)")
     approve.set_defaults(func=_decide, verdict="approved")
     reject = sub.add_parser("reject", help="reject a study waiting for approval")
     reject.add_argument("study", metavar="STUDY", help="a digest prefix or study id")
     reject.add_argument("--workdir", required=True, metavar="DIR", help="the hospital's working folder")
+    reject.add_argument("--dictionary", metavar="DIR", help="the hospital's data dictionary (default: data_dictionary/)")
     reject.set_defaults(func=_decide, verdict="rejected")
 
 
@@ -158,6 +160,7 @@ def _withheld(path, section: dict) -> list[str]:
 
 def _decide(args) -> int:
     from fedcost.data.dictionary import Dictionary
+    from fedcost.errors import FedcostError
     from fedcost.federation import studies
 
     work = studies.work_folder(args.workdir)
@@ -179,7 +182,11 @@ def _decide(args) -> int:
     print(f"  disclosure asked: {plan.get('disclosure')}")
     for name, spec in (plan.get("analyses") or {}).items():
         print(f"  analysis {name}: {spec}")
-    print(f"  columns: {', '.join(studies.columns_used(plan, Dictionary.load().fields))}")
+    try:
+        columns = ", ".join(studies.columns_used(plan, Dictionary.load(args.dictionary).fields))
+    except FedcostError as exc:  # a formula this hospital's grammar refuses: say so, the study can still be rejected
+        columns = f"(cannot read: {exc})"
+    print(f"  columns: {columns}")
     target = studies.decide(work, entry, args.verdict)
     print(f"{args.verdict}: {target}")
     return 0

@@ -77,7 +77,8 @@ def run_on_federation(analyses: dict, args, policy, progress, plan_info=None):
                             dictionary=args.dictionary, policy=policy, workdir=args.workdir, progress=progress,
                             round_timeout=args.round_timeout, insecure=args.insecure, plan_info=plan_info,
                             sign_key=args.sign_key, valid_days=args.valid_days,
-                            participants=args.participants.split(",") if args.participants else None)
+                            participants=[h.strip() for h in args.participants.split(",") if h.strip()]
+                            if args.participants else None)
     if not args.data:
         raise UsageError("give --data PATH ... (one file per hospital) or --coordinator HOST:PORT")
     return run_study(analyses, args.data, engine=args.engine, dictionary=args.dictionary, policy=policy,

@@ -230,9 +230,9 @@ def start_hospital(name: str, data: str | Path, keys: str | Path, coordinator: s
     os.chmod(sockets, 0o750 if relay else 0o700)
     if relay or worker:
         os.chown(sockets, worker[0] if worker else -1, relay[1] if relay else -1)
-    if worker:  # the worker's folder is its user's alone
+    if worker:  # the worker's folder is its user's alone (links it may have planted are not followed)
         for path in [work, *work.rglob("*")]:
-            os.chown(path, worker[0], worker[1])
+            os.chown(path, worker[0], worker[1], follow_symlinks=False)
     socket_path = sockets / WORKER_SOCKET
     procs.start("worker", [sys.executable, "-m", "fedcost.federation.worker", "--socket", str(socket_path),
                            "--node", str(work / "node.json"), "--idle", "0", "--parent", str(os.getpid()),
@@ -253,16 +253,19 @@ def start_hospital(name: str, data: str | Path, keys: str | Path, coordinator: s
     home = workdir / "flwr_home"
     ca_path = None if insecure else Path(ca).resolve()
     key_path = None if insecure else Path(auth_key).resolve()
+    if relay:  # the relay user's folder is made anew: nothing it left (a link) is followed by root
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(mode=0o700)
     if relay and not insecure:  # the SuperNode's own credentials, readable by its user alone
-        home.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ca_path, home / "ca.crt")
-        shutil.copyfile(key_path, home / "node.key")
-        os.chmod(home / "node.key", 0o600)
+        for src, name in ((ca_path, "ca.crt"), (key_path, "node.key")):
+            fd = os.open(home / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(Path(src).read_bytes())
         ca_path, key_path = home / "ca.crt", home / "node.key"
     write_flwr_config(home, coordinator, ca_path)
     if relay:  # Flower's folder is the relay user's
         for path in [home, *home.rglob("*")]:
-            os.chown(path, relay[0], relay[1])
+            os.chown(path, relay[0], relay[1], follow_symlinks=False)
     (port,) = free_ports(1)
     env = flower_env(home, {"HOME": str(home)} if relay else None)  # the relay user cannot write root's home
     procs.start("supernode", supernode_command(coordinator, node_config, port, ca_path, key_path),

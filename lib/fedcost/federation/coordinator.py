@@ -98,6 +98,14 @@ def serve(job: dict, transport) -> dict:
             requests[node] = wire.pack({**base, "round": r, "analyses": items, "site_index": nodes.index(node),
                                         "site_count": len(nodes)}, blobs)
         replies, lost = _exchange(transport, requests)
+        if lost and _released_by_all(replies, running) and len(active) - len(lost) >= disclosure["min_hospitals"]:
+            # Lost after the others had released: their result stands (a restart over fewer hospitals would
+            # be the differencing the hospitals refuse). The lost hospital is recorded, not waited for.
+            for n in sorted(lost):
+                dropouts.append({"hospital": labels.get(n, f"node {n}"), "round": r, "attempt": attempt,
+                                 "time": time.time(), "why": lost[n]})
+            active = [n for n in active if n not in lost]
+            lost = {}
         if lost:
             gone = [labels.get(n, f"node {n}") for n in sorted(lost)]
             for n in sorted(lost):
@@ -130,9 +138,10 @@ def serve(job: dict, transport) -> dict:
             who = labels.get(node, f"node {node}")
             try:
                 header, blobs = wire.unpack(raw)
-            except ValueError as exc:
+                intact = header.get("status") == "refused" or header.get("blobs_sha256") == wire.blobs_digest(blobs)
+            except (ValueError, RecursionError, UnicodeError) as exc:
                 raise FederationError(f"hospital {who}: its reply in round {r} arrived unreadable ({exc})") from None
-            if header.get("status") != "refused" and header.get("blobs_sha256") != wire.blobs_digest(blobs):
+            if not intact:
                 raise FederationError(f"hospital {who}: its reply in round {r} arrived corrupted (the ciphertexts "
                                       "do not match the digest it states)")
             _check_reply(header, blobs, pub, checked)
@@ -196,6 +205,21 @@ def serve(job: dict, transport) -> dict:
         write_json(job["output"], out)
     progress(event="done", rounds=out["rounds"], seconds=out["seconds"])
     return out
+
+
+def _released_by_all(replies: dict, running: list[str]) -> bool:
+    """Every reply that arrived releases (or withholds) every running analysis: the study is done."""
+    if not replies:
+        return False
+    for raw in replies.values():
+        try:
+            header, _ = wire.unpack(raw)
+            entries = header.get("analyses") or {}
+            if any((entries.get(name) or {}).get("status") not in ("released", "withheld") for name in running):
+                return False
+        except (ValueError, RecursionError, UnicodeError, AttributeError):
+            return False
+    return True
 
 
 def _fresh(job: dict) -> dict:

@@ -165,9 +165,11 @@ def _answer(header: dict, blobs: dict, node: dict, label: str) -> bytes:
     out_blobs: dict[str, bytes] = {}
     details: dict[str, str] = {}
     min_hospitals = int(disclosure["min_hospitals"])
+    releases.one_slot(work_dir, str(header.get("run_id")), int(header["site_index"]))
     for name, item in header["analyses"].items():
         site = {"index": header["site_index"], "count": header["site_count"], "run": str(header.get("run_id")),
-                "min_hospitals": min_hospitals, "withhold": _withheld_groups(node)}
+                "min_hospitals": min_hospitals, "withhold": _withheld_groups(node),
+                "study_id": plan.get("study_id") if plan else None}
         site["query"] = releases.query_key(item["spec"], dictionary.fingerprint, fingerprint)
         entry, chunks, detail = _step(name, item, blobs, frame, dictionary, keys, disclosure, work_dir, data_key,
                                       site)
@@ -203,7 +205,9 @@ def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, wo
         if state.get("done"):
             try:
                 released = analysis.disclose(state["result"], disclosure)
-                releases.admit(work_dir, site["query"], len(item.get("participants") or []), site["min_hospitals"])
+                declared = item.get("participants")  # what sums.check verified; None: every slot of the run
+                releases.admit(work_dir, site["query"], len(declared) if declared is not None else int(site["count"]),
+                               site["min_hospitals"], site.get("study_id"))
             except DisclosureError as exc:
                 return reasons.entry("withheld", "withheld"), [], str(exc)
             except reasons.Refused as exc:

@@ -29,21 +29,55 @@ def query_key(spec: dict, dictionary_fingerprint: str, data_fingerprint: str) ->
     return digest({"spec": spec, "dictionary": dictionary_fingerprint, "data": data_fingerprint})
 
 
-def admit(work_dir, query: str, hospitals: int, min_hospitals: int) -> None:
-    """Record a release of ``query`` over ``hospitals`` hospitals, or raise Refused("differencing")."""
+SLOTS = "slots.json"  # in the hospital's work folder: run id -> the one slot this hospital answers in
+KEEP_RUNS = 1000
+
+
+def one_slot(work_dir, run_id: str, slot: int) -> None:
+    """Refuse to answer one run in two slots: the tag key is the hospitals' shared one, so a coordinator
+    could otherwise make one hospital fill three slots and pass its own data off as three hospitals'."""
+    if not work_dir:
+        return
+    path = Path(work_dir) / SLOTS
+    seen = _read(path)
+    if seen.get(run_id, slot) != slot:
+        raise Refused("forged_sum", f"run {run_id}: asked to answer in slot {slot}, it answered in {seen[run_id]}")
+    if run_id not in seen:
+        seen[run_id] = slot
+        _write(path, dict(list(seen.items())[-KEEP_RUNS:]))
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def _write(path: Path, data: dict) -> None:
+    with atomic_path(path, 0o600) as tmp:
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def admit(work_dir, query: str, hospitals: int, min_hospitals: int, study_id: str | None = None) -> None:
+    """Record a release of ``query`` over ``hospitals`` hospitals, or raise Refused("differencing").
+
+    A signed study (``study_id``) releases each query once: its signature is valid until it expires, so a
+    coordinator could otherwise replay it over other sets of the same size.
+    """
     if not work_dir:
         return
     path = Path(work_dir) / LOG
-    try:
-        seen = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        seen = {}
+    seen = _read(path)
+    if study_id is not None:
+        once = f"study:{study_id}:{query}"
+        if once in seen:
+            raise Refused("differencing", f"study {study_id} released this query already")
+        seen[once] = [hospitals]
     earlier = [int(c) for c in seen.get(query, [])]
     close = [c for c in earlier if 0 < abs(c - hospitals) < min_hospitals]
     if close:
         raise Refused("differencing", f"this query was released over {close[0]} hospitals; over {hospitals} "
                                       f"the difference would rest on fewer than {min_hospitals}")
-    if hospitals not in earlier:
-        seen[query] = sorted(earlier + [hospitals])
-        with atomic_path(path, 0o600) as tmp:
-            tmp.write_text(json.dumps(seen, indent=1), encoding="utf-8")
+    seen[query] = sorted(set(earlier + [hospitals]))
+    _write(path, seen)

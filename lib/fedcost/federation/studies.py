@@ -161,7 +161,9 @@ def pending(work: str | Path) -> list[dict]:
 
 def find(work: str | Path, prefix: str) -> dict:
     """The pending study whose digest or study id starts with ``prefix`` (exactly one)."""
-    hits = [e for e in pending(work) if e["digest"].startswith(prefix) or str(e["study"].get("study_id")) == prefix]
+    # the digest is recomputed from the plan shown, never taken from the file (the worker's user writes it)
+    entries = [{**e, "digest": digest(e["study"])} for e in pending(work) if isinstance(e.get("study"), dict)]
+    hits = [e for e in entries if e["digest"].startswith(prefix) or str(e["study"].get("study_id")) == prefix]
     if len(hits) != 1:
         raise UsageError(f"{'no' if not hits else len(hits)} pending studies match {prefix!r} in {work}; "
                          "`fedcost hospital approve --workdir DIR` lists them")
@@ -171,12 +173,18 @@ def find(work: str | Path, prefix: str) -> dict:
 def decide(work: str | Path, entry: dict, verdict: str) -> Path:
     """Move a pending study to approved/ or rejected/; the next request for it is answered accordingly."""
     assert verdict in ("approved", "rejected")
+    entry = {**entry, "digest": digest(entry["study"])}  # 64 hex digits: a file name inside the folder
     root = Path(work) / APPROVALS
     target = root / verdict / f"{entry['digest']}.json"
     entry = {**entry, verdict: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     with atomic_path(target, 0o600) as tmp:
         tmp.write_text(json.dumps(entry, indent=1, ensure_ascii=False), encoding="utf-8")
-    (root / "pending" / f"{entry['digest']}.json").unlink(missing_ok=True)
+    for path in (root / "pending").glob("*.json"):  # the pending file of this plan, whatever it was named
+        try:
+            if digest(json.loads(path.read_text(encoding="utf-8")).get("study")) == entry["digest"]:
+                path.unlink()
+        except (OSError, ValueError, AttributeError):
+            continue
     return target
 
 

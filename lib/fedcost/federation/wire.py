@@ -46,11 +46,11 @@ def unpack(message: bytes) -> tuple[dict, dict[str, bytes]]:
     blobs, end = {}, 0
     for name, span in meta["blobs"].items():
         if (not isinstance(span, list) or len(span) != 2 or not all(type(v) is int and v >= 0 for v in span)
-                or span[0] + span[1] > len(body)):
+                or span[0] != end or span[0] + span[1] > len(body)):
             raise ValueError(f"malformed fedcost message: blob {name!r} at {span!r} lies outside the "
-                             f"{len(body)}-byte body")
+                             f"{len(body)}-byte body or leaves a gap")
         blobs[name] = bytes(body[span[0]:span[0] + span[1]])
-        end = max(end, span[0] + span[1])
+        end = span[0] + span[1]  # the blobs lie back to back, in order: no byte between them
     if end != len(body):
         raise ValueError(f"malformed fedcost message: {len(body) - end} bytes after the last blob")
     return meta["header"], blobs

@@ -96,7 +96,10 @@ def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: 
                     request = recv_msg(conn)
                 except (ConnectionError, OSError, ValueError):
                     continue
-                send_msg(conn, hospital.handle(request, node))
+                try:
+                    send_msg(conn, hospital.handle(request, node))
+                except (ConnectionError, OSError):
+                    continue  # the peer went away: the next one is answered
     finally:
         srv.close()
         socket_path.unlink(missing_ok=True)
