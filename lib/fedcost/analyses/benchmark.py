@@ -63,7 +63,8 @@ WITHHOLDABLE = {
     "oe": ["observed_mean", "expected_mean", "oe", "se", "oe_lower95", "oe_upper95", "precision", "z", "z_adjusted",
            "limit95_lower", "limit95_upper", "limit998_lower", "limit998_upper", "funnel_flag"],
     "cmi": ["cmi", "cost_per_weighted_case", "adjusted_coefficient", "adjusted_coefficient_flag"],
-    "per_case_cost": ["per_case_cost", "cost_coefficient", "cost_coefficient_flag"],
+    # observed_mean (of the O/E) is the per-case cost again: withholding either withholds both
+    "per_case_cost": ["per_case_cost", "cost_coefficient", "cost_coefficient_flag", "observed_mean"],
 }
 COST_COLUMNS = ["hospital", "n", "per_case_cost", "cmi", "cost_per_weighted_case", "cost_coefficient",
                 "cost_coefficient_flag", "adjusted_coefficient", "adjusted_coefficient_flag"]
