@@ -49,6 +49,7 @@ def _group(item) -> str:
     return "ray" if module in RAY_MODULES else module
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook, which reads the groups into the test ids
 def pytest_collection_modifyitems(config, items):
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_group(item)))
