@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/fedcost demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m 'not slow'

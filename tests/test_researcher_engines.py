@@ -1,5 +1,7 @@
-"""Flower's real engines: the federated GLM equals pooled statsmodels for every family, and the standard
-plan releases what the in-process engine releases.
+"""Flower's real engines: the federated GLM equals pooled statsmodels for every family, the standard
+plan releases what the in-process engine releases, and the echo protocol on the simulation runtime gives
+the deployment's results. (Every test that starts Ray lives in this file, so that under `make test`'s
+two workers no two Ray heads start at once.)
 
 One study per engine carries the standard plan and all four families (they run
 concurrently), so the cost of starting Flower is paid once per engine.
@@ -10,9 +12,11 @@ import numpy as np
 import pytest
 
 from fedcost.analyses.plan import load_plan
+from fedcost.engines import simulation
 from fedcost.researcher import run_study
 from fedcost.models.glm import GLM
 from fedcost.models.irls import GLMAnalysis
+from flower_helpers import ECHO, ChildWatcher, expected, flower_processes_under, make_nodes
 from oracle import CONTRACT, MODELS, contract_error, statsmodels_fit
 
 pytestmark = pytest.mark.slow
@@ -77,3 +81,19 @@ def test_notebook_api_federated_fit(hospital_paths, pooled):
     ref = statsmodels_fit(formula, "gamma", pooled)
     assert contract_error(model.results_.params, model.results_.bse, ref) < CONTRACT
     assert "federated" in model.results_.summary()
+
+
+@pytest.mark.timeout(300)
+def test_simulation_runs_echo_with_the_same_results(tmp_path):
+    nodes = make_nodes(tmp_path)
+    watch = ChildWatcher()
+    out = simulation.run({"rounds": 3}, nodes, tmp_path / "run", timeout=280,
+                         progress=watch, **ECHO)
+    assert out["results"] == expected(3)
+    assert out["engine"] == "simulation"
+    assert sorted(out["transport"]["node_labels"].values()) == ["H01", "H02", "H03"]
+    # once Ray is up, rounds are fast
+    assert max(out["round_seconds"][1:]) < 5
+    # the detached local SuperLink, SuperExec, flwr-simulation and Ray are gone
+    assert watch.survivors() == []
+    assert flower_processes_under(tmp_path) == []
