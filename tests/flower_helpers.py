@@ -78,3 +78,14 @@ class ChildWatcher:
             except psutil.Error:
                 pass
         return alive
+
+
+def run_echo(run, folder: Path, rounds: int, timeout: float) -> tuple[dict, "ChildWatcher", list[dict]]:
+    """An engine's ``run`` of the echo protocol over the three echo hospitals, watched: (output, watch,
+    nodes), once its results equal the expected echo and its hospitals are the three."""
+    nodes = make_nodes(folder)
+    watch = ChildWatcher()
+    out = run({"rounds": rounds}, nodes, folder / "run", timeout=timeout, progress=watch, **ECHO)
+    assert out["results"] == expected(rounds)
+    assert sorted(out["transport"]["node_labels"].values()) == sorted(ROWS)
+    return out, watch, nodes

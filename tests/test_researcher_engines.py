@@ -16,7 +16,7 @@ from fedcost.engines import simulation
 from fedcost.researcher import run_study
 from fedcost.models.glm import GLM
 from fedcost.models.irls import GLMAnalysis
-from flower_helpers import ECHO, ChildWatcher, expected, flower_processes_under, make_nodes
+from flower_helpers import flower_processes_under, run_echo
 from oracle import CONTRACT, MODELS, contract_error, statsmodels_fit
 
 pytestmark = pytest.mark.slow
@@ -85,13 +85,8 @@ def test_notebook_api_federated_fit(hospital_paths, pooled):
 
 @pytest.mark.timeout(300)
 def test_simulation_runs_echo_with_the_same_results(tmp_path):
-    nodes = make_nodes(tmp_path)
-    watch = ChildWatcher()
-    out = simulation.run({"rounds": 3}, nodes, tmp_path / "run", timeout=280,
-                         progress=watch, **ECHO)
-    assert out["results"] == expected(3)
+    out, watch, _ = run_echo(simulation.run, tmp_path, 3, timeout=280)
     assert out["engine"] == "simulation"
-    assert sorted(out["transport"]["node_labels"].values()) == ["H01", "H02", "H03"]
     # once Ray is up, rounds are fast
     assert max(out["round_seconds"][1:]) < 5
     # the detached local SuperLink, SuperExec, flwr-simulation and Ray are gone

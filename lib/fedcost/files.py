@@ -78,9 +78,9 @@ def write_bytes(path: str | Path, data: bytes, mode: int | None = None) -> Path:
     return Path(path)
 
 
-def write_json(path: str | Path, data: dict) -> Path:
-    """JSON (NaN as null, numpy as Python) written atomically."""
-    return write_text(path, json.dumps(json_safe(data), indent=2, ensure_ascii=False))
+def write_json(path: str | Path, data: dict, mode: int | None = None) -> Path:
+    """JSON (NaN as null, numpy as Python) written atomically (``mode`` as in `atomic_path`)."""
+    return write_text(path, json.dumps(json_safe(data), indent=2, ensure_ascii=False), mode)
 
 
 def replace_folder(staged: str | Path, out: str | Path) -> Path:

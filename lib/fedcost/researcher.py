@@ -7,6 +7,7 @@ and the coordinator passes its public one (`keys_dir`).
 """
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import shutil
 import socket
@@ -132,7 +133,7 @@ def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", 
         # one-machine federation trusts, and nothing else: the same check as across machines.
         researcher = studies.Ed25519PrivateKey.generate()
         trust = {"trusted-researchers": studies.public_hex(researcher), "require-signed-study": True}
-        nodes = [Node(n.label, n.work_dir, n.data_path, n.key_path, n.protocol, {**n.settings, **trust})
+        nodes = [dataclasses.replace(n, settings={**n.settings, **trust})
                  for n in hospital_nodes(paths, (keys_dir / SECRET_FILE).resolve(), run_dir, encoding, dictionary)]
         job = {
             **signed(study, researcher),

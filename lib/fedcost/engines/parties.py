@@ -41,7 +41,7 @@ from fedcost.engines.submission import HOME_ENV, SETTINGS
 from fedcost.errors import FederationError, UsageError
 from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE
 from fedcost.federation.relay import SOCKET as WORKER_SOCKET
-from fedcost.files import atomic_path, write_json
+from fedcost.files import write_json
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -221,8 +221,7 @@ def start_hospital(name: str, data: str | Path, keys: str | Path, coordinator: s
         settings["dictionary"] = str(Path(dictionary).resolve())
     if encoding:
         settings["encoding"] = encoding
-    with atomic_path(work / "node.json", 0o600) as tmp:
-        tmp.write_text(json.dumps(settings, indent=1), encoding="utf-8")
+    write_json(work / "node.json", settings, 0o600)
     procs = ProcessGroup(workdir / "logs")
     # The worker's socket has a folder of its own: the SuperNode's side reaches it and nothing of work/.
     sockets = workdir / "socket"

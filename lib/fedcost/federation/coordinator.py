@@ -101,16 +101,12 @@ def serve(job: dict, transport) -> dict:
         if lost and _released_by_all(replies, running) and len(active) - len(lost) >= disclosure["min_hospitals"]:
             # Lost after the others had released: their result stands (a restart over fewer hospitals would
             # be the differencing the hospitals refuse). The lost hospital is recorded, not waited for.
-            for n in sorted(lost):
-                dropouts.append({"hospital": labels.get(n, f"node {n}"), "round": r, "attempt": attempt,
-                                 "time": time.time(), "why": lost[n]})
+            dropouts += _dropouts(lost, labels, r, attempt)
             active = [n for n in active if n not in lost]
             lost = {}
         if lost:
             gone = [labels.get(n, f"node {n}") for n in sorted(lost)]
-            for n in sorted(lost):
-                dropouts.append({"hospital": labels.get(n, f"node {n}"), "round": r, "attempt": attempt,
-                                 "time": time.time(), "why": lost[n]})
+            dropouts += _dropouts(lost, labels, r, attempt)
             nodes = [n for n in nodes if n not in lost]
             active = [n for n in active if n not in lost]
             progress(event="dropout", hospitals=gone, round=r, remaining=len(active))
@@ -205,6 +201,12 @@ def serve(job: dict, transport) -> dict:
         write_json(job["output"], out)
     progress(event="done", rounds=out["rounds"], seconds=out["seconds"])
     return out
+
+
+def _dropouts(lost: dict, labels: dict, r: int, attempt: int) -> list[dict]:
+    """What the result records of hospitals lost in round ``r``: who, when, in which attempt, and why."""
+    return [{"hospital": labels.get(n, f"node {n}"), "round": r, "attempt": attempt, "time": time.time(),
+             "why": lost[n]} for n in sorted(lost)]
 
 
 def _released_by_all(replies: dict, running: list[str]) -> bool:

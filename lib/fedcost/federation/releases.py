@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fedcost.federation.audit import digest
 from fedcost.federation.reasons import Refused
-from fedcost.files import atomic_path
+from fedcost.files import write_json
 
 LOG = "releases.json"  # in the hospital's work folder: query digest -> hospital counts released
 
@@ -44,7 +44,7 @@ def one_slot(work_dir, run_id: str, slot: int) -> None:
         raise Refused("forged_sum", f"run {run_id}: asked to answer in slot {slot}, it answered in {seen[run_id]}")
     if run_id not in seen:
         seen[run_id] = slot
-        _write(path, dict(list(seen.items())[-KEEP_RUNS:]))
+        write_json(path, dict(list(seen.items())[-KEEP_RUNS:]), 0o600)
 
 
 def _read(path: Path) -> dict:
@@ -52,11 +52,6 @@ def _read(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-
-
-def _write(path: Path, data: dict) -> None:
-    with atomic_path(path, 0o600) as tmp:
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 def admit(work_dir, query: str, hospitals: int, min_hospitals: int, study_id: str | None = None) -> None:
@@ -80,4 +75,4 @@ def admit(work_dir, query: str, hospitals: int, min_hospitals: int, study_id: st
         raise Refused("differencing", f"this query was released over {close[0]} hospitals; over {hospitals} "
                                       f"the difference would rest on fewer than {min_hospitals}")
     seen[query] = sorted(set(earlier + [hospitals]))
-    _write(path, seen)
+    write_json(path, seen, 0o600)

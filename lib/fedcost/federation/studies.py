@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from fedcost.errors import UsageError
 from fedcost.federation.audit import digest
 from fedcost.federation.reasons import Refused
-from fedcost.files import atomic_path, write_bytes
+from fedcost.files import canonical_json, write_bytes, write_json
 
 KEY_FILE = "researcher.key"  # the signing key: stays with the researcher (mode 600)
 PUBLIC_FILE = "researcher.pub"  # one line of hex: what hospitals list in their policy
@@ -38,8 +38,8 @@ DEFAULT_DAYS = 30  # a signed study expires this many days after signing unless 
 APPROVALS = "studies"  # in the hospital's work folder: pending/, approved/, rejected/
 
 
-def canonical(plan: dict) -> bytes:
-    return json.dumps(plan, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 # -- the researcher's side ----------------------------------------------------------------
@@ -79,7 +79,7 @@ def sign(job: dict, key: Ed25519PrivateKey, study_id: str, participants: list[st
             "issued": now.isoformat(timespec="seconds"),
             "expires": (now + dt.timedelta(days=days)).isoformat(timespec="seconds"),
             "dictionary_fingerprint": job.get("dictionary_fingerprint"), "disclosure": job["disclosure"]}
-    return {"study": plan, "key": public_hex(key), "signature": key.sign(canonical(plan)).hex()}
+    return {"study": plan, "key": public_hex(key), "signature": key.sign(canonical_json(plan)).hex()}
 
 
 # -- the hospital's side ------------------------------------------------------------------
@@ -107,7 +107,7 @@ def admit(header: dict, node: dict, label: str, now: dt.datetime | None = None) 
         raise Refused("untrusted_study", f"signed by {key[:16]}..., which this hospital's policy does not list")
     try:
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(key)).verify(bytes.fromhex(str(envelope["signature"])),
-                                                                       canonical(plan))
+                                                                       canonical_json(plan))
     except (InvalidSignature, ValueError, KeyError, TypeError):
         raise Refused("untrusted_study", "the signature does not match the study") from None
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -138,10 +138,7 @@ def _approved(work: Path, plan: dict, key: str) -> None:
         raise Refused("study_rejected", f"study {plan.get('study_id')} ({d[:12]}) was rejected here")
     pending = root / "pending" / f"{d}.json"
     if not pending.exists():
-        with atomic_path(pending, 0o600) as tmp:
-            tmp.write_text(json.dumps({"digest": d, "key": key, "study": plan,
-                                       "first_asked": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")},
-                                      indent=1, ensure_ascii=False), encoding="utf-8")
+        write_json(pending, {"digest": d, "key": key, "study": plan, "first_asked": _now()}, 0o600)
     raise Refused("awaiting_approval", f"study {plan.get('study_id')} ({d[:12]}) waits for the operator's "
                                        f"approval: fedcost hospital approve {d[:12]}")
 
@@ -176,9 +173,7 @@ def decide(work: str | Path, entry: dict, verdict: str) -> Path:
     entry = {**entry, "digest": digest(entry["study"])}  # 64 hex digits: a file name inside the folder
     root = Path(work) / APPROVALS
     target = root / verdict / f"{entry['digest']}.json"
-    entry = {**entry, verdict: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    with atomic_path(target, 0o600) as tmp:
-        tmp.write_text(json.dumps(entry, indent=1, ensure_ascii=False), encoding="utf-8")
+    write_json(target, {**entry, verdict: _now()}, 0o600)
     for path in (root / "pending").glob("*.json"):  # the pending file of this plan, whatever it was named
         try:
             if digest(json.loads(path.read_text(encoding="utf-8")).get("study")) == entry["digest"]:
