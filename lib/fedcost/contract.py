@@ -112,6 +112,14 @@ class Analysis(ABC):
         """The released ``result`` of analysis ``name`` as tidy tables (``labels``: hospital slot -> label)."""
         return Tables()
 
+    def check_own_rows(self, block, result: dict, disclosure: dict) -> None:
+        """Check a finished result against this hospital's own rows before it is released.
+
+        Runs at each hospital only, with its prepared ``block``; raise
+        `fedcost.errors.DisclosureError` to withhold (a model term that rests on
+        a few of this hospital's records, whatever the pooled counts say).
+        """
+
     def disclose(self, result: dict, disclosure: dict) -> dict:
         """Apply the disclosure rules to a finished result before it leaves the hospitals.
 

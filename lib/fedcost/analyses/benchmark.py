@@ -47,7 +47,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fedcost.analyses import common as cm
+from fedcost.analyses import common as cm, consent
 from fedcost.analyses.funnel import Z95, Z998, adjusted_se, flag as oe_flag, funnel_statistics
 from fedcost.contract import Analysis, Tables, tidy
 from fedcost.errors import UsageError
@@ -63,11 +63,24 @@ WITHHOLDABLE = {
     "oe": ["observed_mean", "expected_mean", "oe", "se", "oe_lower95", "oe_upper95", "precision", "z", "z_adjusted",
            "limit95_lower", "limit95_upper", "limit998_lower", "limit998_upper", "funnel_flag"],
     "cmi": ["cmi", "cost_per_weighted_case", "adjusted_coefficient", "adjusted_coefficient_flag"],
-    # observed_mean (of the O/E) is the per-case cost again: withholding either withholds both
-    "per_case_cost": ["per_case_cost", "cost_coefficient", "cost_coefficient_flag", "observed_mean"],
+    # what else one hospital's withholding blanks (its other groups, a complement): see analyses.consent
+    "per_case_cost": ["per_case_cost", "cost_coefficient", "cost_coefficient_flag"],
 }
 COST_COLUMNS = ["hospital", "n", "per_case_cost", "cmi", "cost_per_weighted_case", "cost_coefficient",
                 "cost_coefficient_flag", "adjusted_coefficient", "adjusted_coefficient_flag"]
+
+
+def _spread(table: dict) -> dict:
+    """CV of the per-case cost and of the cost per weighted case, and hospitals outside the band,
+    over the hospitals whose values are shown (a blanked value is None)."""
+    def cv(values):
+        x = np.array([v for v in values if v is not None], dtype=float)
+        return float(x.std(ddof=1) / x.mean()) if x.size > 1 else None
+
+    flags = [f for f in table["cost_coefficient_flag"] if f is not None]
+    return {"cv_across_hospitals": cv(table["per_case_cost"]), "cv_adjusted": cv(table["cost_per_weighted_case"]),
+            "outside_band": int(sum(f != "within" for f in flags)), "hospitals_shown": len(flags),
+            "hospitals_shown_adjusted": sum(v is not None for v in table["cost_per_weighted_case"])}
 
 
 class BenchmarkAnalysis(Analysis):
@@ -286,10 +299,8 @@ class BenchmarkAnalysis(Analysis):
         O, E, mu2 = oe[present, 1], oe[present, 2], oe[present, 3]
         ratio = O / E
         s = np.sqrt(phi * mu2) / E
-        mode = self.params["overdispersion"]
-        f = funnel_statistics(ratio, s, mode)
-        z, z_adj, sd_adj, I = f["z"], f["z_adjusted"], f["sd_adjusted"], len(present)
-        phi_hat, tau2, applied, p_over, k = f["phi_hat"], f["tau2"], f["applied"], f["p_overdispersion"], f["k"]
+        columns, curve, funnel = self._funnel(ratio, s, n, O, E)
+        I = len(present)
         # weights chain per hospital
         site_n = np.asarray(w["site_n"])[present]
         site_cost = np.asarray(w["site_cost"])[present]
@@ -308,24 +319,12 @@ class BenchmarkAnalysis(Analysis):
         hospitals = {
             "site": present,
             "n": [int(x) for x in n],
-            "observed_mean": (O / n).tolist(), "expected_mean": (E / n).tolist(),
-            "oe": ratio.tolist(), "se": s.tolist(),
-            "oe_lower95": (ratio - Z95 * s).tolist(), "oe_upper95": (ratio + Z95 * s).tolist(),
-            "precision": (1 / s ** 2).tolist(),
-            "z": z.tolist(), "z_adjusted": z_adj.tolist(),
-            "limit95_lower": (1 - Z95 * sd_adj).tolist(), "limit95_upper": (1 + Z95 * sd_adj).tolist(),
-            "limit998_lower": (1 - Z998 * sd_adj).tolist(), "limit998_upper": (1 + Z998 * sd_adj).tolist(),
-            "funnel_flag": [oe_flag(x) for x in z_adj],
+            **columns,
             "per_case_cost": per_case.tolist(), "cmi": (wsum / site_n).tolist(),
             "cost_per_weighted_case": cpwc.tolist(),
             "cost_coefficient": coef.tolist(), "cost_coefficient_flag": [flag(x) for x in coef],
             "adjusted_coefficient": adj.tolist(), "adjusted_coefficient_flag": [flag(x) for x in adj],
         }
-        pmin, pmax = float(np.min(1 / s ** 2)), float(np.max(1 / s ** 2))
-        grid = np.geomspace(pmin * 0.5, pmax * 1.5, 60)
-        sga = adjusted_se(1 / np.sqrt(grid), mode if applied else "none", tau2, phi_hat)
-        curve = {"precision": grid.tolist(), "lower95": (1 - Z95 * sga).tolist(), "upper95": (1 + Z95 * sga).tolist(),
-                 "lower998": (1 - Z998 * sga).tolist(), "upper998": (1 + Z998 * sga).tolist()}
         drg = {
             self.params["group"]: list(self.levels_) + [cm.ALL],
             "n": [int(x) for x in w["n"]] + [int(np.sum(w["n"]))],
@@ -338,21 +337,17 @@ class BenchmarkAnalysis(Analysis):
             "trimmed_mean": w["trimmed_mean"] + [w["overall_trimmed_mean"]],
             "relative_weight": w["weights"] + [1.0],
         }
-        ratio_cv = per_case.std(ddof=1) / per_case.mean() if I > 1 else float("nan")
         return {
             "hospitals_table": hospitals,
             "funnel_curve": curve,
             "drg_weights": drg,
             "secret": cm.secret_of(oe),
             "model": {k: model[k] for k in ("coef", "se", "dispersion", "deviance", "n", "hospitals", "iterations",
-                                            "converged", "family", "link", "formula", "columns", "records_behind")},
-            "funnel": {"target": 1.0, "phi_hat": phi_hat, "tau2": float(tau2), "overdispersion_applied": bool(applied),
-                       "overdispersion_mode": mode, "overdispersion_p": p_over, "winsorised_each_side": k,
-                       "hospitals": I, "pooled_oe": float(O.sum() / E.sum()), "z95": Z95, "z998": Z998},
+                                            "converged", "family", "link", "formula", "columns", "records_behind",
+                                            "cov", "beta_full")},
+            "funnel": funnel,
             "cost_coefficient": {"reference_per_case_cost": overall, "band": [lo_b, hi_b],
-                                 "cv_across_hospitals": float(ratio_cv),
-                                 "cv_adjusted": float(cpwc.std(ddof=1) / cpwc.mean()) if I > 1 else None,
-                                 "outside_band": int(sum(f != "within" for f in hospitals["cost_coefficient_flag"])),
+                                 **_spread(hospitals),
                                  "overall_cmi": float(np.sum(w["site_weight_sum"]) / np.sum(w["site_n"])),
                                  "overall_cost_per_weighted_case": overall_cpwc},
             "trim": {"percentiles": self.params["trim"], "method": "federated histogram percentiles per group"},
@@ -363,6 +358,34 @@ class BenchmarkAnalysis(Analysis):
                        "hospital's cases; cost coefficient relative to the federation's per-case cost."
                        + (" Few hospitals: the over-dispersion estimate is imprecise." if I < 10 else "")),
         }
+
+    def _funnel(self, ratio, s, n, O, E) -> tuple[dict, dict, dict]:
+        """The funnel columns per hospital, the limit curve and the summary, over the hospitals given."""
+        mode = self.params["overdispersion"]
+        f = funnel_statistics(ratio, s, mode)
+        sd = f["sd_adjusted"]
+        columns = {
+            "observed_mean": (O / n).tolist(), "expected_mean": (E / n).tolist(),
+            "oe": ratio.tolist(), "se": s.tolist(),
+            "oe_lower95": (ratio - Z95 * s).tolist(), "oe_upper95": (ratio + Z95 * s).tolist(),
+            "precision": (1 / s ** 2).tolist(), "z": f["z"].tolist(), "z_adjusted": f["z_adjusted"].tolist(),
+            "limit95_lower": (1 - Z95 * sd).tolist(), "limit95_upper": (1 + Z95 * sd).tolist(),
+            "limit998_lower": (1 - Z998 * sd).tolist(), "limit998_upper": (1 + Z998 * sd).tolist(),
+            "funnel_flag": [oe_flag(x) for x in f["z_adjusted"]],
+        }
+        curve = {k: [] for k in ("precision", "lower95", "upper95", "lower998", "upper998")}
+        if len(ratio):
+            grid = np.geomspace(float(np.min(1 / s ** 2)) * 0.5, float(np.max(1 / s ** 2)) * 1.5, 60)
+            sga = adjusted_se(1 / np.sqrt(grid), mode if f["applied"] else "none", f["tau2"], f["phi_hat"])
+            curve = {"precision": grid.tolist(), "lower95": (1 - Z95 * sga).tolist(),
+                     "upper95": (1 + Z95 * sga).tolist(), "lower998": (1 - Z998 * sga).tolist(),
+                     "upper998": (1 + Z998 * sga).tolist()}
+        summary = {"target": 1.0, "phi_hat": f["phi_hat"], "tau2": float(f["tau2"]),
+                   "overdispersion_applied": bool(f["applied"]), "overdispersion_mode": mode,
+                   "overdispersion_p": f["p_overdispersion"], "winsorised_each_side": f["k"],
+                   "hospitals": len(ratio), "pooled_oe": float(O.sum() / E.sum()) if len(ratio) else None,
+                   "z95": Z95, "z998": Z998}
+        return columns, curve, summary
 
     def tables(self, name: str, result: dict, labels=None) -> Tables:
         out = self.glm.tables(name, result["model"])
@@ -387,6 +410,9 @@ class BenchmarkAnalysis(Analysis):
         out.kpi("overdispersion_phi", result["funnel"]["phi_hat"], "ratio", name, "winsorised over-dispersion estimate")
         return out
 
+    def check_own_rows(self, block, result: dict, disclosure: dict) -> None:
+        self.model_.check_own_rows(block["design"], result["model"], disclosure)
+
     def disclose(self, result: dict, disclosure: dict) -> dict:
         """Pseudonymise hospitals, require min_hospitals, suppress small DRG groups (n or hospitals)."""
         from fedcost.analyses.suppression import suppress_table
@@ -396,11 +422,22 @@ class BenchmarkAnalysis(Analysis):
         labels = cm.pseudonyms(max(result["hospitals_table"]["site"]) + 1, result["hospitals_table"]["site"],
                                out.pop("secret"), bool(disclosure.get("name_hospitals")))
         table = {k: list(v) for k, v in result["hospitals_table"].items()}
-        for group, slots in (disclosure.get("withheld") or {}).items():  # each hospital's own consent
+        blank = consent.blanked(table["site"], table["n"], disclosure.get("withheld"))
+        for group, slots in blank.items():
             for row, site in enumerate(table["site"]):
                 if site in slots:
-                    for column in WITHHOLDABLE.get(group, []):
+                    for column in WITHHOLDABLE[group]:
                         table[column][row] = None
+        if blank["oe"]:  # the funnel over the hospitals shown: its phi and limits are functions of every O/E
+            rows = [r for r, site in enumerate(table["site"]) if site not in blank["oe"]]
+            n = np.array([table["n"][r] for r in rows], dtype=float)
+            ratio, se = (np.array([table[c][r] for r in rows], dtype=float) for c in ("oe", "se"))
+            O, E = (np.array([table[c][r] for r in rows], dtype=float) * n for c in ("observed_mean", "expected_mean"))
+            columns, out["funnel_curve"], out["funnel"] = self._funnel(ratio, se, n, O, E)
+            for column, values in columns.items():
+                for r, v in zip(rows, values):
+                    table[column][r] = v
+        out["cost_coefficient"] = {**result["cost_coefficient"], **_spread(table)}
         sites = table.pop("site")
         table = {"hospital": [labels[i] for i in sites], **table}
         order = np.argsort(table["hospital"], kind="stable")

@@ -204,6 +204,7 @@ def _step(name, item, blobs, frame, dictionary, keys: SecretKeys, disclosure, wo
             state = analysis.advance(state, stats)
         if state.get("done"):
             try:
+                analysis.check_own_rows(block, state["result"], disclosure)
                 released = analysis.disclose(state["result"], disclosure)
                 declared = item.get("participants")  # what sums.check verified; None: every slot of the run
                 releases.admit(work_dir, site["query"], len(declared) if declared is not None else int(site["count"]),

@@ -28,7 +28,7 @@ from fedcost.models import statistics as st
 from fedcost.models.design import Design, build_design
 from fedcost.errors import DataError, UsageError
 from fedcost.models.families import get_family
-from fedcost.models.release import check_release, coefficient_table, records_behind, released
+from fedcost.models.release import check_own_rows, check_release, coefficient_table, records_behind, released
 from fedcost.contract import Analysis, Tables, run_prepared, tidy
 
 
@@ -319,6 +319,9 @@ class GLMAnalysis(Analysis):
                                                              "dispersion", "deviance", "iterations", "converged")}}]),
             "Fitted cost models: formula, family, n, hospitals, dispersion, deviance, convergence")
         return out
+
+    def check_own_rows(self, block: Design, result: dict, disclosure: dict) -> None:
+        check_own_rows(block, self.family, self.link, result, int(disclosure["min_cell_records"]))
 
     def disclose(self, result: dict, disclosure: dict) -> dict:
         """Release only when enough hospitals and records stand behind the model and each of its terms."""

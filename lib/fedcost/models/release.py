@@ -16,6 +16,17 @@ and its zeros (``I(age != 97)`` identifies the 97-year-olds as well as
 ``I(age == 97)`` does); a constant column on every record; any other column on
 its non-zero entries. The reference level of a categorical term, which every
 contrast of that term compares with, rests on the records at that level.
+
+Counts see only indicator columns: ``I((age == 97) * 5)`` or a narrow spike
+``I(np.exp(-30 * (age - 97) ** 2))`` is not 0/1, yet its coefficient is fixed
+by the few 97-year-olds all the same. So each hospital also checks its own
+rows' leverage (`check_own_rows`), the share of a record's fitted value that
+comes from the record itself. In a cell of k records with its own parameter
+every record has leverage at least 1/k, whatever the column's values; a
+leverage of 1/(floor - 1/2) or more therefore means the fit rests on fewer
+than ``floor`` records there (the half record keeps a cell of exactly
+``floor`` records, whose leverage is 1/floor plus the small share of the
+continuous terms, releasable).
 """
 from __future__ import annotations
 
@@ -67,6 +78,37 @@ def check_release(model: dict, disclosure: dict) -> None:
     if thin:
         listed = ", ".join(f"{t} ({r})" for t, r in sorted(thin.items(), key=lambda kv: kv[1]))
         raise DisclosureError(f"model terms rest on fewer than {floor} records: {listed}")
+
+
+LEVERAGE_CHUNK = 200_000  # rows per block: 47 columns x 200k rows is 75 MB of temporaries
+
+
+def check_own_rows(d, family, link, model: dict, floor: int) -> None:
+    """Raise DisclosureError if a record of this hospital's design ``d`` nearly fits itself.
+
+    The leverage h_i = w_i x_i' (X'WX)^-1 x_i of the pooled fit needs only the
+    pooled information (the released covariance over the dispersion) and the
+    hospital's own rows, so no round is added and nothing leaves.
+    """
+    if floor <= 1 or d.n == 0:
+        return
+    kept = np.array([c in set(model["columns"]) for c in d.columns])
+    beta = np.asarray(model["beta_full"], dtype=float)
+    hinv = np.asarray(model["cov"], dtype=float) / (model["dispersion"] or 1.0)
+    limit = 1.0 / (floor - 0.5)
+    worst, count = 0.0, 0
+    for lo in range(0, d.n, LEVERAGE_CHUNK):
+        part = slice(lo, lo + LEVERAGE_CHUNK)
+        X = d.X[part]
+        mu = family.clip_mu(link.inverse(X @ beta + d.offset[part]))
+        w = d.weights[part] * link.d1(link.link(mu)) ** 2 / family.variance(mu)
+        Xk = X[:, kept]
+        h = w * np.einsum("ij,ij->i", Xk @ hinv, Xk)
+        worst, count = max(worst, float(h.max(initial=0.0))), count + int((h >= limit).sum())
+    if count:
+        raise DisclosureError(f"{count} record{'s' if count > 1 else ''} of this hospital {'have' if count > 1 else 'has'} leverage up to {worst:.2f} (at least "
+                              f"{limit:.2f}): the model fits them from fewer than {floor} records; a term "
+                              "singles out a few patients")
 
 
 def released(model: dict) -> dict:
