@@ -35,16 +35,50 @@ GLM = "cost_total ~ age + los + C(sex)"
 RELAY_USER, WORKER_USER = "fedcost-relay-test", "fedcost-worker-test"
 
 
-def relay_user() -> str | None:
-    """Users other than root for the SuperNodes and the workers, when the test runs as root (as CI does)."""
-    if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("runuser") is None:
+def _runs_as(user: str, python: str) -> bool:
+    probe = subprocess.run(["runuser", "-u", user, "--", python, "-c", "import flwr, tenseal, fedcost.engines.entrypoints"],
+                           capture_output=True, text=True)
+    return probe.returncode == 0
+
+
+def shared_python(folder: Path) -> str | None:
+    """An interpreter the other users can run, with this venv's packages: this one, or a venv in ``folder``.
+
+    A venv whose base interpreter lies under a private home (pyenv in /root, mode 0700) cannot be run by
+    another user, as a hospital's install in /opt could. The same packages (world-readable here) are then
+    reached from a venv of the system's python of the same minor version: a .pth file adds this venv's
+    site-packages, and Flower's console scripts are copied with their first line pointing at it.
+    """
+    if _runs_as(RELAY_USER, sys.executable):
+        return sys.executable
+    base = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    if not base.exists():
         return None
+    import site
+    import venv
+
+    venv.create(folder, with_pip=False)
+    python = folder / "bin" / "python"
+    packages = Path(site.getsitepackages()[0])
+    target = folder / "lib" / packages.parent.name / "site-packages"
+    (target / "fedcost_shared.pth").write_text(f"import site; site.addsitedir({str(packages)!r})\n")
+    for script in Path(sys.executable).parent.glob("fl*"):  # flower-supernode, flwr-clientapp, ...
+        text = script.read_text()
+        (folder / "bin" / script.name).write_text(f"#!{python}\n" + text.split("\n", 1)[1])
+        os.chmod(folder / "bin" / script.name, 0o755)
+    return str(python) if _runs_as(RELAY_USER, str(python)) else None
+
+
+def relay_user(folder: Path) -> tuple[str | None, str]:
+    """Users other than root for the SuperNodes and the workers, when the test runs as root (as CI does),
+    and the interpreter the hospitals run on."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("runuser") is None:
+        return None, sys.executable
     for user in (RELAY_USER, WORKER_USER):
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
                        capture_output=True)  # exists already: fine
-    probe = subprocess.run(["runuser", "-u", RELAY_USER, "--", sys.executable, "-c",
-                            "import flwr, fedcost.engines.entrypoints"], capture_output=True, text=True)
-    return RELAY_USER if probe.returncode == 0 else None  # the venv must be readable to them
+    python = shared_python(folder)
+    return (RELAY_USER, python) if python else (None, sys.executable)
 
 
 def cli(*args, cwd, timeout=300, check=True):
@@ -54,10 +88,10 @@ def cli(*args, cwd, timeout=300, check=True):
     return out
 
 
-def start(*args, cwd, log):
+def start(*args, cwd, log, python=sys.executable):
     fh = open(log, "w")
-    return subprocess.Popen([*FEDCOST, *map(str, args)], cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen([python, "-m", "fedcost.cli", *map(str, args)], cwd=cwd, stdout=fh,
+                            stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def online(root) -> int:
@@ -86,10 +120,10 @@ def ours(root: Path) -> list[psutil.Process]:
 def federation(tmp_path_factory):
     from fedcost.data.synth import write
 
-    relay = relay_user()
     # pytest's temporary folders are private to root; the relay user must reach its SuperNode's folder
-    root = Path(tempfile.mkdtemp(prefix="fedcost-parties-")) if relay else tmp_path_factory.mktemp("parties")
+    root = Path(tempfile.mkdtemp(prefix="fedcost-parties-"))
     os.chmod(root, 0o711)
+    relay, python = relay_user(root / "venv")
     write(root / "data", len(HOSPITALS), 700, 11)  # enough that no DRG of the cost model rests on < 5 records
     cli("keys", "init", "--out", root / "keys", cwd=root)
     for private in [*(root / "data").glob("*.csv"), root / "keys" / "hospital_secret.ctx"]:
@@ -123,12 +157,12 @@ def federation(tmp_path_factory):
                          "--coordinator", address, "--ca", root / "certs" / "ca.crt",
                          "--auth-key", root / "hosp" / h / "node.key", "--policy", root / "hosp" / h / "policy.yaml",
                          "--workdir", root / "work" / h, *(["--relay-user", relay, "--worker-user", WORKER_USER] if relay else []),
-                         cwd=root, log=root / f"{h}.out")
+                         cwd=root, log=root / f"{h}.out", python=python)
     deadline = time.monotonic() + 120
     while online(root) < len(HOSPITALS):
         assert time.monotonic() < deadline, {h: (root / f"{h}.out").read_text() for h in HOSPITALS}
         time.sleep(1)
-    yield {"root": root, "address": address, "procs": procs, "relay": relay}
+    yield {"root": root, "address": address, "procs": procs, "relay": relay, "python": python}
     for p in procs.values():
         if p.poll() is None:
             for child in psutil.Process(p.pid).children(recursive=True):
@@ -139,8 +173,7 @@ def federation(tmp_path_factory):
     time.sleep(1)
     left = ours(root)
     assert not left, f"left over: {[(p.pid, p.info['cmdline']) for p in left]}"
-    if relay:
-        shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def researcher(federation, *args, timeout=600, sign=True):
@@ -228,7 +261,7 @@ print(json.dumps(out))
 def test_the_supernode_and_its_clientapps_can_read_neither_data_nor_keys(federation):
     relay = federation["relay"]
     if relay is None:
-        pytest.skip("needs root and a venv readable by another user (CI runs as root)")
+        pytest.skip("needs root and an interpreter another user can run (CI runs as root)")
     root, procs = federation["root"], federation["procs"]
     uid = pwd.getpwnam(relay).pw_uid
     for h in HOSPITALS[:2]:
@@ -239,7 +272,7 @@ def test_the_supernode_and_its_clientapps_can_read_neither_data_nor_keys(federat
     # what a study's ClientApp, running as the SuperNode's user, gets when it tries
     secret = [root / "data" / "H01.csv", root / "keys" / "hospital_secret.ctx", root / "work" / "H01" / "work" /
               "node.json", root / "work" / "H01" / "work" / "audit.jsonl", root / "hosp" / "H01" / "node.key"]
-    out = subprocess.run(["runuser", "-u", relay, "--", sys.executable, "-c", PROBE, *map(str, secret)],
+    out = subprocess.run(["runuser", "-u", relay, "--", federation["python"], "-c", PROBE, *map(str, secret)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert set(json.loads(out.stdout).values()) == {"PermissionError"}, out.stdout

@@ -14,7 +14,7 @@ import pytest
 
 from fedcost.federation import wire
 from fedcost.federation.reasons import REASONS
-from fedcost.federation.worker import recv_msg, send_msg, serve
+from fedcost.federation.worker import MAX_REQUEST, peer_uid, recv_msg, send_msg, serve
 
 
 def test_frames_are_an_8_byte_length_then_the_bytes():
@@ -102,3 +102,45 @@ def test_serve_answers_on_a_private_socket_and_cleans_up(tmp_path):
                       "reason": REASONS["unreadable_request"]} and blobs == {}
     assert (work / "audit.jsonl").is_file() and not (tmp_path / "elsewhere").exists()
     assert not sock.exists() and not (tmp_path / "w.pid").exists()
+
+
+def test_an_oversized_announcement_is_refused_before_reading():
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(struct.pack(">Q", MAX_REQUEST + 1))
+        with pytest.raises(ValueError, match="at most"):
+            recv_msg(b, MAX_REQUEST)
+
+
+def test_the_kernel_names_the_peer_and_another_user_gets_no_answer(tmp_path):
+    """The worker answers only the relay's user id (SO_PEERCRED), whatever the socket's mode lets connect."""
+    a, b = socket.socketpair()
+    with a, b:
+        assert peer_uid(a) == os.getuid()
+    sock = tmp_path / "w.sock"
+    seen: dict = {}
+
+    def client():
+        deadline = time.monotonic() + 20
+        try:
+            with _connect(sock, deadline) as conn:
+                try:
+                    send_msg(conn, b"{}")
+                    send_msg(conn, b"not a fedcost message")
+                    seen["reply"] = conn.recv(8)  # closed without an answer...
+                except ConnectionResetError:
+                    seen["reply"] = b""  # ...or reset, its frames unread
+        except Exception as exc:  # noqa: BLE001
+            seen["error"] = repr(exc)
+
+    previous = signal.getsignal(signal.SIGTERM)
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        serve(sock, idle=0.5, own_node={"hospital": "H05", "work-dir": str(tmp_path / "work")},
+              peer=os.getuid() + 1)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        thread.join(10)
+    assert seen == {"reply": b""}
+    assert not (tmp_path / "work" / "audit.jsonl").exists()  # the request was never handled

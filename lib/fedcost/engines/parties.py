@@ -190,6 +190,24 @@ def os_user(option: str, user: str | None) -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
+def check_access(option: str, user: tuple[int, int], read: list[Path], run: list[Path]) -> None:
+    """UsageError unless ``user`` (uid, gid) can read each of ``read`` and run each of ``run``.
+
+    Asked of the kernel as that user (``test -r`` in a shell started as it), so folder modes on the way
+    count too: a worker that cannot open its data would otherwise die after the SuperNode is up.
+    """
+    import subprocess
+
+    for test, paths in (("-r", read), ("-x", run)):
+        for path in paths:
+            done = subprocess.run(["/bin/sh", "-c", f'test {test} "$1"', "sh", str(path)], user=user[0],
+                                  group=user[1], extra_groups=[], check=False)
+            if done.returncode:
+                what = "read" if test == "-r" else "run"
+                raise UsageError(f"{option}: uid {user[0]} cannot {what} {path} (give it access, e.g. "
+                                 f"chgrp/chmod, or install fedcost where that user can {what} it)")
+
+
 def start_hospital(name: str, data: str | Path, keys: str | Path, coordinator: str, ca: str | Path | None,
                    auth_key: str | Path | None, workdir: str | Path, disclosure: dict | None = None,
                    dictionary: str | Path | None = None, encoding: str | None = None, insecure: bool = False,
@@ -221,6 +239,10 @@ def start_hospital(name: str, data: str | Path, keys: str | Path, coordinator: s
         settings["dictionary"] = str(Path(dictionary).resolve())
     if encoding:
         settings["encoding"] = encoding
+    if worker:
+        check_access("--worker-user", worker, [Path(settings["data-path"]), Path(settings["key-path"]),
+                                               *([Path(settings["dictionary"])] if dictionary else [])],
+                     [Path(sys.executable)])
     write_json(work / "node.json", settings, 0o600)
     procs = ProcessGroup(workdir / "logs")
     # The worker's socket has a folder of its own: the SuperNode's side reaches it and nothing of work/.
@@ -235,6 +257,7 @@ def start_hospital(name: str, data: str | Path, keys: str | Path, coordinator: s
     socket_path = sockets / WORKER_SOCKET
     procs.start("worker", [sys.executable, "-m", "fedcost.federation.worker", "--socket", str(socket_path),
                            "--node", str(work / "node.json"), "--idle", "0", "--parent", str(os.getpid()),
+                           "--peer-uid", str(relay[0] if relay else os.getuid()),
                            *(["--socket-group", str(relay[1])] if relay else [])],
                 {**os.environ, **({"HOME": str(work)} if worker else {})}, cwd=work,
                 user=worker, groups=[relay[1]] if (relay and worker) else None)

@@ -23,9 +23,20 @@ import time
 from pathlib import Path
 
 
-def recv_msg(conn: socket.socket) -> bytes:
+# The largest request answered: the standard plan's largest (6 hospitals, its first round's ciphertexts)
+# measured 10.0 MB, so 256 MiB leaves 25x for bigger plans and federations, while a relay that announces
+# gigabytes (Flower itself would pass up to 2 GiB) cannot make the worker allocate them. The node header
+# is a few hundred bytes.
+MAX_REQUEST = 256 << 20
+MAX_HEADER = 1 << 16
+
+
+def recv_msg(conn: socket.socket, limit: int | None = None) -> bytes:
+    """One length-prefixed message; ValueError if it announces more than ``limit`` bytes (nothing is read)."""
     head = _recv_exact(conn, 8)
     (n,) = struct.unpack(">Q", head)
+    if limit is not None and n > limit:
+        raise ValueError(f"a message of {n} bytes (at most {limit})")
     return _recv_exact(conn, n)
 
 
@@ -49,8 +60,14 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
 PEER_TIMEOUT = 30.0
 
 
+def peer_uid(conn: socket.socket) -> int:
+    """The user id of the process at the other end of a Unix socket, from the kernel (SO_PEERCRED)."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
 def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: int | None = None,
-          socket_group: int | None = None) -> None:
+          socket_group: int | None = None, peer: int | None = None) -> None:
     """Answer requests on ``socket_path`` until idle for ``idle`` s (0: never) or ``parent`` is gone.
 
     ``own_node``: the hospital's own settings (``fedcost hospital start``); then
@@ -58,6 +75,9 @@ def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: 
     ClientApp, its run config) can point this process at another file or key.
     ``socket_group``: the group of the relay's user (``fedcost hospital start
     --relay-user``), who may connect (mode 0660) but reads nothing else here.
+    ``peer``: the only user id answered (default this process's own): the
+    kernel names the connecting process's user, so another local user who
+    shares the group, or root's other processes, get no answer.
     """
     from fedcost.federation import hospital  # the heavy imports, once
 
@@ -76,6 +96,7 @@ def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: 
     srv.settimeout(1.0 if parent or not idle else idle)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the cleanup below
     pid_file.write_text(str(os.getpid()))
+    allowed = os.getuid() if peer is None else int(peer)
     last = time.monotonic()
     try:
         while True:
@@ -90,11 +111,17 @@ def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: 
             last = time.monotonic()
             with conn:
                 conn.settimeout(PEER_TIMEOUT)
+                uid = peer_uid(conn)
+                if uid != allowed:
+                    print(f"refused a connection from uid {uid} (only uid {allowed} is answered)", file=sys.stderr,
+                          flush=True)
+                    continue
                 try:
-                    relayed = json.loads(recv_msg(conn))
+                    relayed = json.loads(recv_msg(conn, MAX_HEADER))
                     node = own_node if own_node else relayed
-                    request = recv_msg(conn)
-                except (ConnectionError, OSError, ValueError):
+                    request = recv_msg(conn, MAX_REQUEST)
+                except (ConnectionError, OSError, ValueError) as exc:
+                    print(f"dropped a request: {exc}", file=sys.stderr, flush=True)
                     continue
                 try:
                     send_msg(conn, hospital.handle(request, node))
@@ -114,9 +141,10 @@ def main() -> None:
     ap.add_argument("--node", help="the hospital's own settings (JSON); relayed settings are then ignored")
     ap.add_argument("--parent", type=int, help="exit when this process (the hospital's supervisor) is gone")
     ap.add_argument("--socket-group", type=int, help="group id that may connect to the socket (the relay's user)")
+    ap.add_argument("--peer-uid", type=int, help="the only user id answered (default: this process's own)")
     args = ap.parse_args()
     own = json.loads(Path(args.node).read_text(encoding="utf-8")) if args.node else None
-    serve(Path(args.socket), args.idle, own, args.parent, args.socket_group)
+    serve(Path(args.socket), args.idle, own, args.parent, args.socket_group, args.peer_uid)
 
 
 if __name__ == "__main__":
