@@ -133,6 +133,9 @@ def run_study(analyses: dict[str, Analysis], paths, engine: str = "deployment", 
         # one-machine federation trusts, and nothing else: the same check as across machines.
         researcher = studies.Ed25519PrivateKey.generate()
         trust = {"trusted-researchers": studies.public_hex(researcher), "require-signed-study": True}
+        if policy.raw.get("allow_below_defaults"):  # the researcher holds these rows: its policy is theirs
+            trust.update({"allow-below-defaults": True, **{k.replace("_", "-"): policy.disclosure[k] for k in
+                          ("min_hospitals", "min_cell_records", "max_parameter_fraction")}})
         nodes = [dataclasses.replace(n, settings={**n.settings, **trust})
                  for n in hospital_nodes(paths, (keys_dir / SECRET_FILE).resolve(), run_dir, encoding, dictionary)]
         job = {

@@ -30,6 +30,7 @@ Indicators per group and period (policy thresholds in the result):
 from __future__ import annotations
 
 import copy
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -139,14 +140,20 @@ def derive(raw: dict, params: dict) -> dict:
                        else params["consumables"])
     trend_rows, alerts, spc_rows = [], [], []
     lag_yoy = 4 if period == "quarter" else None
-    for gval, sub in table.groupby(gcol, sort=False):
-        sub = sub.assign(pidx_=sub[cm.PERIOD].map(pidx)).sort_values("pidx_")
+    # one pass over the rows in (first appearance of the group, period) order: a DataFrame per group costs
+    # a column lookup per row access (3 s of the standard plan's 14 s when done with groupby + itertuples)
+    table = table[table[gcol].notna()]  # as groupby would: a cell without a group value has no series
+    table = table.assign(pidx_=table[cm.PERIOD].map(pidx),
+                         gidx_=table[gcol].map({g: i for i, g in enumerate(pd.unique(table[gcol]))}))
+    table = table.sort_values(["gidx_", "pidx_"], kind="stable")
+    for gval, rows in itertools.groupby(table.itertuples(index=False), key=lambda r: getattr(r, gcol)):
+        sub = list(rows)
         mean = {int(r.pidx_): (None if r.cost_mean is None or pd.isna(r.cost_mean) else float(r.cost_mean))
-                for r in sub.itertuples()}
-        sums = {int(r.pidx_): (float(r.cost_sum), float(r.n)) for r in sub.itertuples()
+                for r in sub}
+        sums = {int(r.pidx_): (float(r.cost_sum), float(r.n)) for r in sub
                 if r.cost_sum is not None and not pd.isna(r.cost_sum) and r.n and not pd.isna(r.n) and r.n > 0}
         hist_sum = hist_n = 0.0
-        for r in sub.itertuples():
+        for r in sub:
             i = int(r.pidx_)
             x = mean.get(i)
             prev = mean.get(i - 1)

@@ -23,6 +23,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from fedcost.errors import FedcostError, UsageError
@@ -118,8 +119,7 @@ def execute(notebook: str | Path, params: dict | None, out_dir: str | Path, *, n
     kernel = resolve_kernel(kernel_name)
     for logger in ("papermill", "papermill.translators", "traitlets", "nbclient"):
         logging.getLogger(logger).setLevel(logging.ERROR)
-    env_backup = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
-    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # quiet the debugger's frozen-modules note
+    _quiet_debugger(+1)
     try:
         papermill.execute_notebook(
             str(nb_path), str(executed), parameters=params, kernel_name=kernel, language="python",
@@ -155,11 +155,27 @@ def execute(notebook: str | Path, params: dict | None, out_dir: str | Path, *, n
         raise NotebookExecutionError(f"{nb_path.name}: could not execute: {msg}", notebook=nb_path,
                                      executed=executed if executed.exists() else None) from None
     finally:
-        if env_backup is None:
-            os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
-        else:
-            os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = env_backup
+        _quiet_debugger(-1)
     return executed
+
+
+_QUIET = {"count": 0, "backup": None}
+_QUIET_LOCK = threading.Lock()
+
+
+def _quiet_debugger(step: int) -> None:
+    """Set PYDEVD_DISABLE_FILE_VALIDATION (quiets the debugger's frozen-modules note in the kernel) while any
+    notebook runs, and restore it after the last: reports execute in parallel threads."""
+    with _QUIET_LOCK:
+        if step > 0 and _QUIET["count"] == 0:
+            _QUIET["backup"] = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
+            os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+        _QUIET["count"] += step
+        if step < 0 and _QUIET["count"] == 0:
+            if _QUIET["backup"] is None:
+                os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
+            else:
+                os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = _QUIET["backup"]
 
 
 def notebook_errors(path: str | Path) -> list[dict]:
