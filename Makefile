@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-fast lab bench clean venv
+.PHONY: demo test test-fast lab bench bench-quick clean venv
 
 venv: $(STAMP)
 
@@ -30,8 +30,19 @@ test-fast: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
+# Every bench of BENCHMARKS.md, at its full size (about an hour on 2 cores); `make bench-quick` in minutes.
+BENCH_FLAGS ?=
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_FLAGS)
+	$(PY) bench/fit_vs_pooled.py $(BENCH_FLAGS)
+	$(PY) bench/memory.py $(BENCH_FLAGS)
+	$(PY) bench/simulation.py $(BENCH_FLAGS)
+	$(PY) bench/latency_vs_hospitals.py $(BENCH_FLAGS)
+	$(PY) bench/rounds.py $(BENCH_FLAGS)
+	$(PY) bench/demo_steps.py $(BENCH_FLAGS)
+
+bench-quick:
+	$(MAKE) bench BENCH_FLAGS=--quick
 
 clean:
 	rm -rf build reports/output .pytest_cache demo_output

@@ -30,7 +30,10 @@ def timed(fn, repeat=1):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=100_000, help="rows per hospital (3 hospitals)")
+    ap.add_argument("--quick", action="store_true", help="20,000 rows per hospital")
     args = ap.parse_args()
+    if args.quick:
+        args.rows = 20_000
 
     import pandas as pd
     import statsmodels.api as sm

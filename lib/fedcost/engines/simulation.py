@@ -149,6 +149,13 @@ def _start(r: Run, procs: ProcessGroup, tracker: ProgressTail, deadline: float, 
     procs.cleanups.append(lambda: _sweep(ray_dir, r.logs))      # Ray daemons that escaped the tree
     if ray_tmp_created is not None:
         procs.cleanups.append(lambda: shutil.rmtree(ray_tmp_created, ignore_errors=True))
+    # Ray's init arguments: `--federation-config` takes only the fields of Flower's SimulationConfig
+    # (num-supernodes, client-resources-num-cpus/-gpus, backend, verbose, init-args-num-cpus/-gpus,
+    # init-args-logging-level, init-args-log-to-driver); any other key, e.g. include-dashboard, makes
+    # `flwr run` fail ("Unknown simulation config field(s)"). Flower 1.41's RayBackend already calls
+    # ray.init with include_dashboard=False, so there is nothing to pass for the dashboard, and Ray
+    # 2.55 has no ray.init argument nor RAY_* variable that skips its other daemons (reduced
+    # dashboard head, dashboard/runtime-env agents, log monitor, autoscaler monitor).
     procs.start("flwr-run", [
         flower_exe("flwr"), "run", str(federated_app_dir()), FEDERATION, "--stream",
         "--run-config", str(run_config),
