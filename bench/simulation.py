@@ -26,8 +26,14 @@ and prints:
 Usage:
   .venv/bin/python bench/simulation.py [--hospitals 100] [--rows 10000]
                                        [--quick] [--timeout 3600] [--json FILE] [--keep DIR]
+                                       [--min-available-mib 1024]
 --quick is 10 hospitals x 2,000 rows. --keep DIR keeps the data and the run
 folder (Flower's and Ray's logs under DIR/run) instead of a temporary folder.
+The machine has no swap: when its available memory falls below
+--min-available-mib the bench kills its run's processes (reported) rather
+than let the kernel's OOM killer pick among everyone's processes. (Ray's own
+memory monitor kills Ray workers at 95% of the node's memory, which comes
+first on this 24 GB machine.)
 
 A benchmark: it prints measurements; it is not a test. Several engineers may
 share the machine: look at the load average it prints.
@@ -71,8 +77,10 @@ def label(cmdline: list[str], name: str) -> str:
 class Sampler(threading.Thread):
     """Every ``interval`` s: RSS of every process of the run (see the module docstring)."""
 
-    def __init__(self, markers, interval: float = 0.5) -> None:
+    def __init__(self, markers, interval: float = 0.5, min_available: int = 0) -> None:
         super().__init__(daemon=True)
+        self.min_available = min_available  # bytes: below, the run's processes are killed (tripped)
+        self.tripped: str | None = None
         self.markers = markers          # callable -> the strings a run's process names in its command line
         self.interval = interval
         self.stop_event = threading.Event()
@@ -147,6 +155,18 @@ class Sampler(threading.Thread):
         self.samples += 1
         if total > self.peak_total:
             self.peak_total, self.peak_at, self.peak_count, self.peak_procs = total, now, len(rows), rows
+        available = psutil.virtual_memory().available
+        if self.min_available and available < self.min_available and self.tripped is None:
+            # the machine is about to run out of memory (no swap here): end this run, not the machine
+            self.tripped = (f"memory guard: {available / MIB:,.0f} MiB available < {self.min_available / MIB:,.0f}"
+                            f" MiB with {total / MIB:,.0f} MiB summed RSS over {len(rows)} processes; "
+                            "the run's processes were killed")
+            print(f"[bench] {self.tripped}", file=sys.stderr, flush=True)
+            for _, _, pid in rows:
+                try:
+                    psutil.Process(pid).kill()
+                except psutil.Error:
+                    pass
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -184,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=3600, help="the engine's timeout in s")
     ap.add_argument("--json", help="also write all measurements to this file")
     ap.add_argument("--keep", help="use (and keep) this folder for the data and the run")
+    ap.add_argument("--min-available-mib", type=int, default=1024,
+                    help="kill the run's processes when the machine's available memory falls below this (0: never)")
     args = ap.parse_args(argv)
     hospitals = args.hospitals or (10 if args.quick else 100)
     rows = args.rows or (2000 if args.quick else 10_000)
@@ -227,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             elif event.get("event") in ("nodes", "done", "refused", "dropout", "restart"):
                 print(f"  {event}", file=sys.stderr, flush=True)
 
-        sampler = Sampler(markers)
+        sampler = Sampler(markers, min_available=args.min_available_mib * MIB)
         sampler.start()
         t0, wall0 = time.monotonic(), time.time()
         study, error = None, None
@@ -245,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         statuses = {n: a.get("status") for n, a in (study.analyses if study else {}).items()}
         completed = study is not None  # the run ended with the coordinator's output (statuses shown apart)
         report.update({"completed": completed, "error": None if error is None else str(error),
+                       "memory_guard": sampler.tripped,
                        "statuses": statuses, "wall_seconds": wall, "round_seconds": rounds,
                        **{k: out.get(k) for k in ("startup_seconds", "run_seconds", "teardown_seconds",
                                                   "messages", "rounds")}})
@@ -255,38 +278,38 @@ def main(argv: list[str] | None = None) -> int:
         print(f"completed: {'yes' if completed else 'no'}"
               + (f" ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))} of {len(statuses)} analyses;"
                  f" {out.get('messages')} rounds, slowest analysis {out.get('rounds')})" if study else ""))
+        if sampler.tripped:
+            print(sampler.tripped)
         if error is not None:
-            print(f"error: {type(error).__name__}: {str(error)[-3000:]}")
+            msg = str(error)
+            print(f"error: {type(error).__name__}: " + (msg if len(msg) <= 2400 else f"{msg[:800]} [...] {msg[-1600:]}"))
         if study:
             print(f"engine: startup {out['startup_seconds']:.1f} s (until the ServerApp runs) | flwr run "
                   f"{out['run_seconds']:.1f} s | teardown {out['teardown_seconds']:.1f} s | wall {wall:.1f} s")
         else:
             print(f"wall {wall:.1f} s")
+        later = statistics.median(rounds[1:]) if len(rounds) > 1 else None
+        ray_est = rounds[0] - later if later is not None else None
+        parts = [f"round 1 {rounds[0]:.1f} s" if rounds else "round 1 did not finish"]
+        if later is not None:
+            parts.append(f"median later round {later:.1f} s -> round 1 extra ~{ray_est:.1f} s "
+                         "(Ray's start and the hospitals' workers' first start)")
+        rel = (lambda w: None if w is None or t_nodes is None else w - t_nodes)
+        workers = sorted(sampler.workers.values())
+        if rel(sampler.first_ray) is not None:
+            parts.append(f"gcs_server started at {rel(sampler.first_ray):+.1f} s")
+        if rel(sampler.first_actor) is not None:
+            parts.append(f"first ClientAppActor seen at {rel(sampler.first_actor):+.1f} s")
+        if workers and t_nodes is not None:
+            parts.append(f"{len(workers)} hospital workers started {rel(workers[0]):+.1f} .. {rel(workers[-1]):+.1f} s")
+        print("Ray's start: " + " | ".join(parts) + (" (from the ServerApp's start)" if t_nodes is not None else ""))
+        first_round = next((float(e["time"]) for e in events if e.get("event") == "round"), None)
+        report.update({"ray_start_estimate_seconds": ray_est,
+                       "ray_gcs_started_after_serverapp": rel(sampler.first_ray),
+                       "ray_first_actor_after_serverapp": rel(sampler.first_actor),
+                       "round1_end_after_serverapp": rel(first_round),
+                       "workers_started_after_serverapp": [rel(w) for w in workers] if t_nodes else None})
         if rounds:
-            later = statistics.median(rounds[1:]) if len(rounds) > 1 else None
-            ray_est = rounds[0] - later if later is not None else None
-            parts = [f"round 1 {rounds[0]:.1f} s"]
-            if later is not None:
-                parts.append(f"median later round {later:.1f} s -> round 1 extra ~{ray_est:.1f} s "
-                             "(Ray's start and the hospitals' workers' first start)")
-            if t_nodes is not None and sampler.first_ray is not None:
-                parts.append(f"gcs_server started at {sampler.first_ray - t_nodes:+.1f} s")
-            if t_nodes is not None and sampler.first_actor is not None:
-                parts.append(f"first ClientAppActor seen at {sampler.first_actor - t_nodes:+.1f} s")
-            if t_nodes is not None and sampler.workers:
-                w = sorted(sampler.workers.values())
-                parts.append(f"{len(w)} hospital workers started {w[0] - t_nodes:+.1f} .. {w[-1] - t_nodes:+.1f} s")
-            print("Ray's start: " + " | ".join(parts)
-                  + (" (from the ServerApp's start)" if t_nodes is not None else ""))
-            report.update({"ray_start_estimate_seconds": ray_est,
-                           "ray_gcs_started_after_serverapp": None if t_nodes is None or sampler.first_ray is None
-                           else sampler.first_ray - t_nodes,
-                           "ray_first_actor_after_serverapp": None if t_nodes is None or sampler.first_actor is None
-                           else sampler.first_actor - t_nodes,
-                           "round1_end_after_serverapp": rounds[0] if t_nodes is None else
-                           next(float(e["time"]) for e in events if e.get("event") == "round") - t_nodes,
-                           "workers_started_after_serverapp": [w - t_nodes for w in sorted(sampler.workers.values())]
-                           if t_nodes is not None else None})
             print("rounds (s): " + " ".join(f"{r:.1f}" for r in rounds))
             tail_rounds = rounds[1:] or rounds
             print(f"  mean after round 1 {statistics.mean(tail_rounds):.2f} s | max after round 1 "
@@ -307,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         if error is not None:
             for log in (workdir / "logs" / "flwr-run.log", workdir / "flwr_home" / "local-superlink" / "superlink.log"):
                 print(f"--- {log} (last lines) ---\n{tail(log)}")
-            if not isinstance(error, Exception) or not str(error):
+            if not str(error):
                 traceback.print_exception(error)
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=1, default=str))

@@ -1,6 +1,8 @@
 """A block's statistics (the only thing a hospital shares): layouts, moments, WLS and GLM point sums."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import statsmodels.api as sm
@@ -8,7 +10,7 @@ import statsmodels.api as sm
 from fedcost.models.design import Design
 from fedcost.models.families import get_family
 from fedcost.models.statistics import (
-    Layout, glm_point, moments, point_layout, scaled, unscale_point, wls, wls_layout, working_response,
+    Layout, glm_point, moments, point_layout, scale_point, unscale_point, wls, wls_layout, working_response,
 )
 
 
@@ -108,17 +110,21 @@ def test_at_the_optimum_the_score_vanishes_and_the_null_deviance_is_statsmodels(
     np.testing.assert_allclose(np.linalg.inv(p["h_exp"]) * res.scale, res.cov_params(), rtol=1e-6)
 
 
-def test_scaled_columns_unscale_to_the_original_statistics():
+def test_scale_point_is_the_point_of_the_scaled_columns_and_unscales_back():
     d = _design()
     fam, lk = get_family("gamma")
     beta = np.array([7.1, 0.009, 0.25])
     scale = np.array([1.0, 1 / 50.0, 2.0])
-    # X s (beta / s) = X beta: the same means, so unscaling must give the original point exactly
-    got = unscale_point(glm_point(scaled(d, scale), fam, lk, beta / scale, None), scale)
+    # the oracle: the columns really multiplied by s, at beta / s (X s (beta / s) = X beta, the same means)
+    wide = dataclasses.replace(d, X=d.X * scale)
+    oracle = glm_point(wide, fam, lk, beta / scale, None)
     ref = glm_point(d, fam, lk, beta, None)
+    got = scale_point(ref, scale)
+    back = unscale_point(got, scale)
     for key in ("U", "h_obs", "h_exp", "meat"):
-        np.testing.assert_allclose(got[key], ref[key], rtol=1e-10, err_msg=key)
-    assert got["deviance"] == pytest.approx(ref["deviance"], rel=1e-12)
+        np.testing.assert_allclose(got[key], oracle[key], rtol=1e-10, err_msg=key)
+        np.testing.assert_allclose(back[key], ref[key], rtol=1e-12, err_msg=key)
+    assert got["deviance"] == pytest.approx(oracle["deviance"], rel=1e-12)
 
 
 def test_working_response_as_irls_starts():

@@ -26,11 +26,13 @@ def handle(request: bytes, node: dict) -> bytes:
     A hospital started by ``fedcost hospital start`` runs its own worker; the
     relay never starts one there and never answers in this process (the
     ClientApp is the study's code and must not read the hospital's data).
+    ``worker = "in-actor"`` (the simulation engine's hospitals, in Ray's
+    long-lived actors) answers in this process.
     """
     work = node.get("work-dir")
     if node.get("worker") == "external":
         return _ask_worker(Path(str(work)), request, {}, start=False)
-    if work and os.environ.get("FEDCOST_NO_WORKER") != "1":
+    if work and node.get("worker") != "in-actor" and os.environ.get("FEDCOST_NO_WORKER") != "1":
         try:
             return _ask_worker(Path(work), request, node)
         except OSError:

@@ -29,6 +29,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import patsy
+import patsy.builtins
+import pandas as pd
 
 from fedcost.errors import UsageError
 
@@ -41,9 +43,21 @@ MAX_EXPONENT = 10  # I(x ** 2) is a model term; I(x ** 10 ** 9) is a way to burn
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 
-# What patsy may look up when it evaluates a checked factor (patsy adds C and I itself).
+def _categorical(data, contrast=None, levels=None):
+    """patsy's C(), but a pandas categorical without a contrast or levels goes to patsy as it is.
+
+    patsy codes a C(...)-wrapped column value by value in Python (its pandas fast path sees only the
+    bare column): 2.4 s of a 1M-row design's 3.5 s. The dictionary has already given the column its
+    full level list (`design.prepare_frame`), so the levels and the column names are the same.
+    """
+    if contrast is None and levels is None and isinstance(getattr(data, "dtype", None), pd.CategoricalDtype):
+        return data
+    return patsy.builtins.C(data, contrast, levels)
+
+
+# What patsy may look up when it evaluates a checked factor (patsy adds I and the contrasts itself).
 _SAFE_NUMPY = SimpleNamespace(**{name: getattr(np, name) for name in NUMPY_FUNCTIONS})
-EVAL_ENV = patsy.EvalEnvironment([{"np": _SAFE_NUMPY, "numpy": _SAFE_NUMPY}])
+EVAL_ENV = patsy.EvalEnvironment([{"np": _SAFE_NUMPY, "numpy": _SAFE_NUMPY, "C": _categorical}])
 
 ALLOWED_HELP = ("allowed: fields of the data dictionary, numbers, C(field), "
                 f"np.{{{','.join(NUMPY_FUNCTIONS)}}}(...), I(...) of + - * / ** and comparisons over fields "

@@ -118,8 +118,8 @@ class GLMAnalysis(Analysis):
             h, hb = self._local_information(d)
             return lay.pack(**st.moments(d), h=h, hb=hb)
         scale = np.asarray(state.get("col_scale") or np.ones(p))
-        return lay.pack(**st.glm_point(st.scaled(d, scale), self.family, self.link,
-                                       np.asarray(state["beta"]) / scale, _null_mu(state)))
+        return lay.pack(**st.scale_point(st.glm_point(d, self.family, self.link, np.asarray(state["beta"]),
+                                                      _null_mu(state)), scale))
 
     def _local_information(self, d: Design) -> tuple[np.ndarray, np.ndarray]:
         """This hospital's own fit b_k and information H_k, for the shared start b0."""

@@ -100,17 +100,26 @@ def point_layout(p: int) -> Layout:
                    ("deviance", 1), ("pearson", 1), ("null_deviance", 1)))
 
 
-def scaled(d: Design, scale: np.ndarray) -> Design:
-    """The same rows with column j multiplied by scale[j].
+def scale_point(s: dict, scale: np.ndarray) -> dict:
+    """Point statistics of the columns multiplied by scale[j]: what a hospital encrypts.
 
     CKKS decodes a ciphertext with an absolute error of about 1e-16 times its
     largest value, so a column in the tens of thousands (GDP, cost) would drown
     the small entries that share its ciphertext (deviance, Pearson chi2).
     Columns scaled to unit root-mean-square keep every entry near the same
-    magnitude; the shared side undoes the scaling after decryption.
+    magnitude; the shared side undoes the scaling after decryption
+    (`unscale_point`). The statistics of X diag(scale) at beta / scale are
+    these of X at beta with U scaled and the informations scaled on both
+    sides, so no scaled copy of the design is made (0.08 s and one design's
+    memory per round at 330k rows x 46 columns).
     """
-    return Design(X=d.X * scale, y=d.y, weights=d.weights, offset=d.offset, columns=d.columns,
-                  factor_slices=d.factor_slices, n_dropped_missing=d.n_dropped_missing)
+    out = dict(s)
+    out["U"] = s["U"] * scale
+    outer = np.outer(scale, scale)
+    for key in ("h_obs", "h_exp", "meat"):
+        if s.get(key) is not None:
+            out[key] = s[key] * outer
+    return out
 
 
 def unscale_point(s: dict, scale: np.ndarray) -> dict:
