@@ -146,3 +146,26 @@ def test_the_hospital_applies_the_stricter_disclosure_rules():
 def test_handle_never_raises_on_a_malformed_message(tmp_path, request_bytes):
     header, _ = wire.unpack(hospital.handle(request_bytes, {"hospital": "H01", "work-dir": str(tmp_path)}))
     assert header == _refusal("unreadable_request")
+
+
+def test_the_preload_validates_once_and_a_bad_file_is_still_refused_by_the_request(keys, dictionary, data, tmp_path,
+                                                                                  monkeypatch):
+    import fedcost.data.validation as validation
+
+    secret, pub = keys
+    calls = []
+    real = validation.load_valid
+    monkeypatch.setattr(validation, "load_valid", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    monkeypatch.setattr(hospital, "_MEMO", {})
+    monkeypatch.setattr(hospital, "DISK_CACHE", False)  # as in the worker: memory only
+    node = {"hospital": "H01", "data-path": str(data[0]), "key-path": str(secret), "work-dir": str(tmp_path / "w")}
+    hospital.preload(node)
+    assert len(calls) == 1  # validated before any request
+    header, _ = wire.unpack(hospital.handle(_request(pub, dictionary), node))
+    assert header["status"] == "ok" and len(calls) == 1  # the request used the preloaded table
+    assert not (tmp_path / "w" / "cache").exists() or not list((tmp_path / "w" / "cache").iterdir())
+    bad = tmp_path / "bad.csv"
+    bad.write_text("record_id,age\nR1,140\n", encoding="utf-8")
+    node = {**node, "data-path": str(bad), "work-dir": str(tmp_path / "w2")}
+    hospital.preload(node)  # swallows the error ...
+    assert wire.unpack(hospital.handle(_request(pub, dictionary), node)) == (_refusal("invalid_data"), {})  # ... met again

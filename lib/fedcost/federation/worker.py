@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import struct
+import threading
 import time
 from pathlib import Path
 
@@ -81,6 +82,8 @@ def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: 
     """
     from fedcost.federation import hospital  # the heavy imports, once
 
+    hospital.DISK_CACHE = False  # this process keeps the table and designs in memory between rounds
+
     socket_path.unlink(missing_ok=True)
     pid_file = socket_path.with_suffix(".pid")
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -97,6 +100,8 @@ def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the cleanup below
     pid_file.write_text(str(os.getpid()))
     allowed = os.getuid() if peer is None else int(peer)
+    if own_node:  # validate the table while the SuperNode and the coordinator start
+        threading.Thread(target=hospital.preload, args=(own_node,), daemon=True).start()
     last = time.monotonic()
     try:
         while True:
