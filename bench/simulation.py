@@ -10,9 +10,9 @@ and prints:
     first messages wait for it, so round 1 carries Ray's start. Shown as
     round 1 minus the median later round, and as when the first Ray daemon
     (gcs_server) started and the first ClientAppActor was seen, counted from
-    the ServerApp's start (the coordinator's "nodes" progress event),
-    Round 1 also carries each hospital's first start of its long-lived
-    worker (fedcost.federation.worker): their start times are shown too,
+    the ServerApp's start (the coordinator's "nodes" progress event);
+    round 1 also carries each hospital's first loading and validation of its
+    table (simulated hospitals answer inside Ray's actors, no worker each),
   * the seconds of each round (the coordinator's "round" progress events),
   * peak memory: the sum of RSS over all processes of the run (the bench
     process's descendants and whatever names the run's folder in its command
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         parts = [f"round 1 {rounds[0]:.1f} s" if rounds else "round 1 did not finish"]
         if later is not None:
             parts.append(f"median later round {later:.1f} s -> round 1 extra ~{ray_est:.1f} s "
-                         "(Ray's start and the hospitals' workers' first start)")
+                         "(Ray's start and the hospitals' first loading of their tables)")
         rel = (lambda w: None if w is None or t_nodes is None else w - t_nodes)
         workers = sorted(sampler.workers.values())
         if rel(sampler.first_ray) is not None:

@@ -77,9 +77,16 @@ def moments(d: Design) -> dict:
     squares) gives the column scaling of later rounds.
     """
     w, y, off = d.weights, d.y, d.offset
+    S, p = d.X_sparse, d.X.shape[1]
+    if S is None:
+        colsum, colbin, colss = (d.X != 0).sum(axis=0), ((d.X != 0) & (d.X != 1)).sum(axis=0), (d.X * d.X).sum(axis=0)
+    else:  # from the non-zeros alone: three dense passes over X took 0.33 s at 330k rows x 46 columns
+        S.eliminate_zeros()
+        colsum = np.bincount(S.indices, minlength=p)
+        colbin = np.bincount(S.indices[S.data != 1], minlength=p)
+        colss = np.bincount(S.indices, weights=S.data * S.data, minlength=p)
     return dict(n=d.n, hospitals=1.0 if d.n > 0 else 0.0, sw=w.sum(), swy=(w * y).sum(),
-                swy2=(w * y * y).sum(), colsum=(d.X != 0).sum(axis=0),
-                colbin=((d.X != 0) & (d.X != 1)).sum(axis=0), colss=(d.X * d.X).sum(axis=0),
+                swy2=(w * y * y).sum(), colsum=colsum, colbin=colbin, colss=colss,
                 swy_eoff=(w * y * np.exp(-off)).sum(), sw_eoff=(w * np.exp(off)).sum())
 
 
@@ -150,8 +157,8 @@ def glm_point(d: Design, family: Family, link: Link, beta: np.ndarray, null_mu: 
     c1 = mu2 / V - mu1**2 * V1 / V**2
     r = y - mu
     U = X.T @ (w * r * c)
-    h_exp = (X * (w * mu1 * c)[:, None]).T @ X
-    h_obs = (X * (w * (mu1 * c - r * c1))[:, None]).T @ X
+    h_exp = weighted_gram(d, w * mu1 * c)
+    h_obs = weighted_gram(d, w * (mu1 * c - r * c1))
     dev = float((w * family.unit_deviance(y, mu)).sum())
     pearson = float((w * r * r / V).sum())
     null_dev = 0.0
@@ -161,6 +168,14 @@ def glm_point(d: Design, family: Family, link: Link, beta: np.ndarray, null_mu: 
         null_dev = float((w * family.unit_deviance(y, family.clip_mu(mu0))).sum())
     return dict(U=U, h_obs=h_obs, h_exp=h_exp, meat=np.outer(U, U), deviance=dev, pearson=pearson,
                 null_deviance=null_dev)
+
+
+def weighted_gram(d: Design, v: np.ndarray) -> np.ndarray:
+    """X' diag(v) X, from the sparse form of X where the design has one (`Design.X_sparse`)."""
+    S = d.X_sparse
+    if S is None:
+        return (d.X * v[:, None]).T @ d.X
+    return np.asarray((S.T @ S.multiply(v[:, None])).todense())
 
 
 def working_response(d: Design, family: Family, link: Link, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
