@@ -40,7 +40,7 @@ def main(argv=None) -> int:
         marks, log = [("start-up (imports)", t0)], []
         for line in proc.stdout:
             log.append(line)
-            m = STEP.match(line.strip())
+            m = STEP.match(line.rstrip())  # the numbered steps start a line; a report's [k/8] is indented
             if m:
                 marks.append((m.group(3).split(":")[0], time.monotonic()))
         code = proc.wait()

@@ -42,6 +42,7 @@ def flower_round(nodes: int, rounds: int, folder: Path) -> dict:
     from fedcost.engines import deployment
 
     os.environ.setdefault("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", "0.2")
+    folder.mkdir(parents=True, exist_ok=True)
     out = deployment.run({"rounds": rounds}, _write_data(folder, nodes), folder / "run", protocol="echo",
                          timeout=900, poll_interval=0.1, progress=lambda line: None)
     after_first = out["round_seconds"][1:] or out["round_seconds"]
