@@ -111,8 +111,8 @@ def run_case(rows: int, hospitals: int, engines, folder: Path) -> dict:
         target = TARGETS.get((engine, rows)) if hospitals <= 5 else None
         if ref is None:
             err = ratio = None
-            print(f"  federated {engine:10s} {took:7.1f} s  (no pooled fit to compare; target <= {target}x)"
-                  f"; {study.output.get('rounds')} rounds", flush=True)
+            print(f"  federated {engine:10s} {took:7.1f} s  (no pooled fit to compare"
+                  f"{f'; target <= {target}x' if target else ''}); {study.output.get('rounds')} rounds", flush=True)
         else:
             err, ratio = agreement(res, ref), took / ref["t"]
             verdict = "" if target is None else (" PASS" if ratio <= target else " MISS") + f" (target <= {target}x)"
