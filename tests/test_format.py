@@ -11,6 +11,8 @@ def test_numbers_money_and_shares():
 
 def test_ranges_say_to_when_an_end_is_negative():
     assert fmt.rng(1, 2) == "1–2" and fmt.rng(-1, 2) == "−1 to 2"
+    # in a table cell a word joiner after the dash: a narrow column must not break "0.984–1.054" in two
+    assert fmt.rng(1, 2, nobreak=True) == "1–\u20602" and fmt.rng(-1, 2, nobreak=True) == "−1 to 2"
 
 
 def test_missing_and_all():

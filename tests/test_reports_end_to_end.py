@@ -38,8 +38,8 @@ def site(tmp_path_factory):
 
 
 def _flat(text: str) -> str:
-    """PDF text with line breaks and hyphenation joined, runs of spaces collapsed."""
-    return re.sub(r"\s+", " ", text.replace("\u00ad", "")).strip()
+    """PDF text with line breaks and hyphenation joined, runs of spaces collapsed, word joiners dropped."""
+    return re.sub(r"\s+", " ", text.replace("\u00ad", "").replace("\u2060", "")).strip()
 
 
 def _pdf(site, name, lang="en") -> str:

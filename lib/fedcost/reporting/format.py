@@ -56,12 +56,16 @@ def pct(v, digits: int = 1, lang: str = "en", signed: bool = False) -> str:
     return fmt_pct(None if is_missing(v) else float(v), digits, lang, signed)
 
 
-def rng(a, b, digits: int = 0, lang: str = "en") -> str:
-    """'13,663–14,593'; with a negative end '−557 to 5,029' / '−557 至 5,029' (a dash would read as a minus)."""
+def rng(a, b, digits: int = 0, lang: str = "en", nobreak: bool = False) -> str:
+    """'13,663–14,593'; with a negative end '−557 to 5,029' / '−557 至 5,029' (a dash would read as a minus).
+
+    nobreak: a word joiner after the dash, for table cells: a narrow column would otherwise break an
+    interval after its dash (typst does), leaving '0.984–' and '1.054' on two lines.
+    """
     fa, fb = num(a, digits).replace("-", "−"), num(b, digits).replace("-", "−")
     if (not is_missing(a) and a < 0) or (not is_missing(b) and b < 0):
         return f"{fa} 至 {fb}" if normalise_lang(lang) == "zh" else f"{fa} to {fb}"
-    return f"{fa}–{fb}"
+    return f"{fa}–\u2060{fb}" if nobreak else f"{fa}–{fb}"
 
 
 def yuan_range(a, b, digits: int = 0, lang: str = "en") -> str:
