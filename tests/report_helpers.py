@@ -115,7 +115,10 @@ def small_study(*, policy: dict | None = POLICY, with_cea: bool = True, cea: dic
         "analysis": ["warning_overall"] * 6 + ["warning_by_region"],
         "group": ["All"] * 6 + ["west"],
         "period": ["2023Q4", "2024Q1", "2024Q1", "2024Q2", "2024Q3", "2024Q1", "2024Q1"],
+        "group_column": [""] * 6 + ["region"],
         "indicator": ["growth", "growth", "yoy_growth", "growth", "growth", "drug_share", "growth"],
+        "value": [0.11, 0.13, 0.105, 0.09, 0.12, 0.32, 0.085],
+        "threshold": [0.10, 0.10, 0.10, 0.08, 0.10, 0.30, 0.08],
         "level": ["red", "red", "red", "yellow", "red", "alert", "yellow"]})
     kpi = pd.DataFrame({"metric": ["admissions", "per_case_cost", "overspend_rate"], "value": [3000.0, 10000.0, 0.25],
                         "unit": ["cases", "yuan", "fraction"], "analysis": "x", "description": ""})

@@ -30,7 +30,10 @@ def test_growth_above_the_red_line(study):
     assert "2 quarters raised a red and 1 a yellow" in f.text
     # the same study at a 15% red line and 12.5% yellow: no alert, but the quarters still pointed out
     calm = F.finding_growth(study, "all", None, "en", 0.125, 0.15)
-    assert calm.level == "none" and "check the quarters that raised alerts" in calm.action
+    assert calm.level == "none" and "review the quarters and groups in the alert table" in calm.action
+    # and the west region's yellow 2024Q1 alert is counted, so the title does not read as all clear
+    assert calm.title.endswith("(no alert for all hospitals; 1 group alerts)")
+    assert "0 red and 1 yellow growth alert were raised in 2024" in calm.text
     # 2023 (+5.0%) asked for by a report parameter, in Chinese
     zh = F.finding_growth(study, "all", "2023", "zh", 0.08, 0.10)
     assert zh.level == "none" and zh.title == "2023 年次均费用 9,450 元，较 2022 年增长 5.0%（无预警）"
@@ -139,3 +142,60 @@ def test_headline_findings_and_their_markdown(study):
         '::: {.callout-note title="2024 年次均费用')
     assert F.findings_markdown([], "en") == "*The results hold no reportable findings.*\n"
     assert F.findings_markdown([], "zh") == "*结果中没有可报告的发现。*\n"
+
+
+def _planted_view(alerts):
+    from fedcost.reporting.view import StudyView
+
+    return StudyView(run={}, analyses={}, tables={"alerts": alerts})
+
+
+def test_every_planted_alert_of_the_year_is_listed_most_severe_first_and_nothing_else():
+    import pandas as pd
+
+    rows = [  # (analysis, group_column, group, period, indicator, value, threshold, level, planted in 2024?)
+        ("warning_overall", "", "All", "2024Q2", "growth", 0.09, 0.08, "yellow", True),
+        ("warning_by_level", "hospital_level", "tertiary", "2024Q3", "yoy_growth", 0.138, 0.10, "red", True),
+        ("warning_by_region", "region", "east", "2024Q4", "yoy_growth", 0.175, 0.10, "red", True),
+        ("warning_by_drg", "drg_code", "FC11", "2024", "historical", 1.41, 1.20, "alert", True),
+        ("warning_by_level", "hospital_level", "tertiary", "2024", "consumable_share", 0.222, 0.20, "alert", True),
+        ("warning_by_drg", "drg_code", "RU11", "2024", "drug_share", 0.44, 0.30, "alert", True),
+        ("warning_by_drg", "drg_code", "GS11", "2024", "growth", 0.30, 0.10, "red", True),
+        # not alerts of 2024: another year, an SPC signal (a chart, not an alert line)
+        ("warning_by_drg", "drg_code", "GS11", "2023", "growth", 0.50, 0.10, "red", False),
+        ("warning_overall", "", "All", "2024Q1", "spc", 10500.0, 10400.0, "signal", False),
+    ]
+    cols = ["analysis", "group_column", "group", "period", "indicator", "value", "threshold", "level", "planted"]
+    frame = pd.DataFrame(rows, columns=cols)
+    got = F.year_alerts(_planted_view(frame.drop(columns="planted")), "2024")
+    planted = frame[frame["planted"]]
+    assert sorted(map(tuple, got[["analysis", "group", "period", "indicator"]].values)) == \
+        sorted(map(tuple, planted[["analysis", "group", "period", "indicator"]].values))
+    # reds first, furthest over the line first: GS11 +200% of the line, east +75%, tertiary +38%;
+    # then the values over a cap or their history: RU11 +46.7%, FC11 +17.5%, tertiary +11%; then yellow (+12.5%)
+    assert list(got["group"]) == ["GS11", "east", "tertiary", "RU11", "FC11", "tertiary", "All"]
+    table = F.alert_table(_planted_view(frame.drop(columns="planted")), "2024", lang="en")
+    assert len(table) == 7 and table.iloc[0].tolist() == ["Red alert", "DRG group: GS11", "2024",
+                                                           "Growth on the previous period", "30.0%", "10%"]
+    assert table.iloc[3, 0] == "Over its limit" and table.iloc[4].tolist()[3:] == [
+        "Per-case cost against its history", "141%", "120%"]
+    zh = F.alert_table(_planted_view(frame.drop(columns="planted")), "2024", lang="zh")
+    assert zh.iloc[1].tolist()[:2] == ["红色预警", "地区：东部"]
+    # nothing planted, nothing listed
+    assert len(F.year_alerts(_planted_view(frame[~frame["planted"]].drop(columns="planted")), "2024")) == 0
+
+
+def test_the_shares_headline_names_groups_over_a_cap_even_when_the_total_is_within(study):
+    import pandas as pd
+
+    from fedcost.reporting.view import StudyView
+
+    over = pd.DataFrame({"analysis": ["warning_by_level"], "group_column": ["hospital_level"], "group": ["tertiary"],
+                         "period": ["2023"], "indicator": ["consumable_share"], "value": [0.222],
+                         "threshold": [0.20], "level": ["alert"]})
+    tables = {**study.tables, "alerts": pd.concat([study.tables["alerts"], over], ignore_index=True)}
+    view = StudyView(run=study.run, analyses=study.analyses, specs=study.specs, plan=study.plan, tables=tables)
+    f = F.finding_structure(view, "all", "2023", "en")  # 2023 in total: drugs 31% (over 30%), consumables 15%
+    assert "1 value by hospital level, region or DRG group is over a cap (Hospital level: Tertiary 22.2%" in f.text
+    calm = F.finding_structure(study, "all", "2023", "en")
+    assert "no hospital level, region or DRG group is over a cap" in calm.text

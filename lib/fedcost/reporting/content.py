@@ -13,8 +13,8 @@ rules stay visible as "suppressed" / "已抑制", never as a blank or a zero.
 """
 from fedcost.reporting.charts import coef_plot, coefficient_chart, pretty_term
 from fedcost.reporting.findings import (
-    Finding, cea_at, finding_cea, finding_growth, finding_hospitals, finding_payment, finding_structure,
-    findings_markdown, headline_findings, payment_groups,
+    Finding, alert_table, cea_at, finding_cea, finding_growth, finding_hospitals, finding_payment, finding_structure,
+    findings_markdown, headline_findings, payment_groups, year_alerts,
 )
 from fedcost.reporting.format import (
     REGIONS_ZH, alert_label, alert_level, is_all, is_missing, localise_hospitals, num, pct, rng, strategy_name, tr,
@@ -32,5 +32,5 @@ __all__ = [
     "headline_findings", "findings_markdown", "finding_growth", "finding_hospitals", "finding_payment",
     "finding_structure", "finding_cea", "cea_at", "payment_groups", "kpi_table", "structure_frame", "suppressed_note",
     "privacy_table", "versions_table", "status_table", "suppression_summary", "quality_lines", "coefficient_chart",
-    "coef_plot", "pretty_term",
+    "coef_plot", "pretty_term", "alert_table", "year_alerts",
 ]

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from fedcost.reporting.format import (
-    alert_label, alert_level, is_missing, localise_hospitals, num, pct, strategy_name, tr, where, yuan, yuan_range,
+    alert_label, alert_level, is_all, is_missing, localise_hospitals, num, pct, strategy_name, tr, value_label, where,
+    yuan, yuan_range,
 )
 from fedcost.reporting.i18n import normalise_lang
 from fedcost.reporting.view import StudyView
@@ -54,34 +55,94 @@ def finding_growth(s: StudyView, region, period, lang, yellow, red) -> Finding |
         a = alerts[alerts["period"].astype(str).str.startswith(year) & alerts["indicator"].isin(["growth", "yoy_growth"])]
         q_red = int(a.loc[a["level"] == "red", "period"].nunique())
         q_yel = int(a.loc[a["level"] == "yellow", "period"].nunique())
+    g_red, g_yel, _ = _group_alert_counts(s, year, region, ("growth", "yoy_growth"))
     if lang == "zh":
         dir_ = "增长" if not is_missing(g) and g >= 0 else "下降"
         gtxt = f"较 {prev} 年{dir_} {pct(abs(g), 1, lang)}" if not is_missing(g) else "无上年可比数据"
-        title = f"{year} 年次均费用 {cost}，{gtxt}（{alert_label(level, lang)}）"
+        flag = alert_label(level, lang) + (f"；分组预警 {g_red + g_yel} 项" if level == "none" and (g_red or g_yel) else "")
+        title = f"{year} 年次均费用 {cost}，{gtxt}（{flag}）"
         text = (f"{w}的次均费用为 {cost}（95% 置信区间 {ci}），{gtxt}；"
                 f"黄色预警线为 {pct(yellow, 0, lang)}，红色预警线为 {pct(red, 0, lang)}。")
         if q_red or q_yel:
             text += f"该年有 {q_red} 个季度触发红色预警、{q_yel} 个季度触发黄色预警（见趋势图）。"
+        if g_red or g_yel:
+            text += f"按医院等级、地区和 DRG 组分列，该年共有 {g_red} 项红色和 {g_yel} 项黄色增长预警（见首页预警表）。"
         action = {"red": "立即对增长最快的 DRG 组和医院开展费用核查，重点核查药品和耗材费用。",
                   "yellow": "按月监测，并要求相关医院说明药品与耗材费用上升的原因。",
-                  "none": ("年度增长低于预警线，但应核查触发季度预警的时期。" if (q_red or q_yel)
+                  "none": ("总体增长低于预警线，但应核查预警表中触发预警的季度和分组。" if (q_red or q_yel or g_red or g_yel)
                            else "保持季度监测，增长仍在政策目标内。")}[level]
     else:
         dir_ = "up" if not is_missing(g) and g >= 0 else "down"
         gtxt = f"{dir_} {pct(abs(g), 1, lang)} on {prev}" if not is_missing(g) else "no previous year to compare"
-        title = f"Per-case cost {cost} in {year}, {gtxt} ({alert_label(level, lang).lower()})"
+        flag = alert_label(level, lang).lower() + (f" for all hospitals; {g_red + g_yel} group alerts"
+                                                   if level == "none" and (g_red or g_yel) else "")
+        title = f"Per-case cost {cost} in {year}, {gtxt} ({flag})"
         text = (f"In {w} the mean cost per admission was {cost} (95% CI {ci}), {gtxt}; the alert lines are "
                 f"{pct(yellow, 0, lang)} (yellow) and {pct(red, 0, lang)} (red).")
         if q_red or q_yel:
             text += (f" Within the year, {q_red} quarter{'s' if q_red != 1 else ''} raised a red and {q_yel} a yellow "
                      f"growth alert (see the trend charts).")
+        if g_red or g_yel:
+            text += (f" By hospital level, region and DRG group, {g_red} red and {g_yel} yellow growth alert"
+                     f"{'s' if g_red + g_yel != 1 else ''} were raised in {year} (the alert table below).")
         action = {"red": "start a cost review of the DRG groups and hospitals that grew fastest, beginning with drugs "
                          "and consumables.",
                   "yellow": "monitor monthly and ask hospitals to explain rises in drug and consumable costs.",
-                  "none": ("annual growth is below the alert lines, but check the quarters that raised alerts."
-                           if (q_red or q_yel) else "keep quarterly monitoring; growth is within the policy target.")
+                  "none": ("overall growth is below the alert lines, but review the quarters and groups in the alert "
+                           "table." if (q_red or q_yel or g_red or g_yel)
+                           else "keep quarterly monitoring; growth is within the policy target.")
                   }[level]
     return Finding("growth", title, text, action, level)
+
+
+# What ranks first: a red growth alert, then a value over its cap or 120 % of its history, then a yellow one.
+SEVERITY = {"red": 0, "alert": 1, "yellow": 2}
+ALERT_KINDS = ("growth", "yoy_growth", "historical", "drug_share", "consumable_share")
+
+
+def year_alerts(s: StudyView, year, region="all") -> pd.DataFrame:
+    """Every red, yellow and over-limit alert of ``year`` at every level the warning analyses release
+    (all hospitals, hospital level, region, DRG), most severe first and, within a severity, furthest
+    over its line first. The one list the headlines and the alert table read, so they cannot disagree."""
+    a = s.table("alerts")
+    if not len(a) or year is None:
+        return pd.DataFrame(columns=["analysis", "group_column", "group", "period", "indicator", "value",
+                                     "threshold", "level", "severity"])
+    a = a[a["indicator"].isin(ALERT_KINDS) & a["level"].isin(list(SEVERITY))
+          & a["period"].astype(str).str.startswith(str(year))]
+    if not is_all(region):
+        a = a[(a["analysis"] == "warning_by_region") & (a["group"].astype(str) == str(region))]
+    a = a.assign(severity=a["level"].map(SEVERITY),
+                 excess=(a["value"] - a["threshold"]).abs() / a["threshold"].abs().where(a["threshold"] != 0, 1))
+    return a.sort_values(["severity", "excess"], ascending=[True, False], kind="stable").reset_index(drop=True)
+
+
+def alert_table(s: StudyView, year, region="all", lang="en") -> pd.DataFrame:
+    """``year_alerts`` as a reader's table: severity, where, period, indicator, value and its line."""
+    a = year_alerts(s, year, region)
+    share = a["indicator"].isin(["growth", "yoy_growth", "drug_share", "consumable_share"])
+    return pd.DataFrame({
+        tr("status", lang): [tr("alert_over", lang) if lv == "alert" else alert_label(lv, lang) for lv in a["level"]],
+        tr("alert_where", lang): [_where_alert(r, lang) for r in a.itertuples()],
+        tr("period", lang): a["period"].astype(str).tolist(),
+        tr("indicator", lang): [tr(f"ind_{k}", lang) for k in a["indicator"]],
+        tr("value", lang): [pct(v, 1, lang) if sh else pct(v, 0, lang) for v, sh in zip(a["value"], share)],
+        tr("alert_limit", lang): [pct(v, 0, lang) for v in a["threshold"]],
+    })
+
+
+def _where_alert(r, lang) -> str:
+    if r.analysis == "warning_overall" or is_all(r.group):
+        return tr("federation", lang)
+    column = tr(str(r.group_column), lang)
+    return f"{column}{'：' if lang == 'zh' else ': '}{value_label(r.group, lang)}"
+
+
+def _group_alert_counts(s: StudyView, year, region, kinds) -> tuple[int, int, int]:
+    """(red, yellow, over-limit) alerts of ``kinds`` in ``year`` below the all-hospitals row."""
+    a = year_alerts(s, year, region)
+    a = a[a["indicator"].isin(kinds) & (a["analysis"] != "warning_overall")]
+    return tuple(int((a["level"] == lv).sum()) for lv in ("red", "yellow", "alert"))
 
 
 def finding_hospitals(s: StudyView, lang) -> Finding | None:
@@ -190,21 +251,30 @@ def finding_structure(s: StudyView, region, period, lang) -> Finding | None:
     drug_cap, cons_cap = s.share_caps()
     d, c = float(row["share_drugs"]), float(row["share_consumables"])
     over = [k for k, v, cap in (("drug", d, drug_cap), ("cons", c, cons_cap)) if v > cap]
-    level = "yellow" if over else "none"
+    groups = year_alerts(s, year, region)
+    groups = groups[groups["indicator"].isin(["drug_share", "consumable_share"]) & (groups["analysis"] != "warning_overall")]
+    named = [_where_alert(r, lang) + f" {pct(r.value, 1, lang)}" for r in groups.head(3).itertuples()]
+    level = "yellow" if over or len(groups) else "none"
     if lang == "zh":
         title = f"{year} 年药占比 {pct(d, 1, lang)}，耗占比 {pct(c, 1, lang)}"
         text = (f"政策上限分别为 {pct(drug_cap, 0, lang)} 和 {pct(cons_cap, 0, lang)}；"
-                + ("两项均在上限内。" if not over else
-                   "、".join({"drug": "药占比", "cons": "耗材占比"}[k] for k in over) + "超过上限。"))
-        action = ("对超过上限的费用类别开展处方与耗材使用点评。" if over
+                + ("全部医院合计两项均在上限内" if not over else
+                   "全部医院合计" + "、".join({"drug": "药占比", "cons": "耗占比"}[k] for k in over) + "超过上限")
+                + (f"；按医院等级、地区和 DRG 组分列有 {len(groups)} 项超过上限（如{'、'.join(named)}，见首页预警表）。"
+                   if len(groups) else "；各医院等级、地区和 DRG 组均未超过上限。"))
+        action = ("对超过上限的分组和费用类别开展处方与耗材使用点评。" if level == "yellow"
                   else "两项指标接近上限时应关注：按 DRG 组跟踪耗占比，重点关注高值耗材。")
     else:
         title = f"Drug share {pct(d, 1, lang)} and consumables share {pct(c, 1, lang)} in {year}"
         text = (f"The policy caps are {pct(drug_cap, 0, lang)} and {pct(cons_cap, 0, lang)}; "
-                + ("both are within them." if not over else
-                   " and ".join({"drug": "the drug share", "cons": "the consumables share"}[k] for k in over)
-                   + " exceed the cap."))
-        action = ("audit prescribing and consumable use in the components above their cap." if over
+                + ("for all hospitals together both are within them" if not over else
+                   "for all hospitals together " + " and ".join({"drug": "the drug share", "cons": "the consumables share"}[k] for k in over)
+                   + (" exceed their caps" if len(over) > 1 else " exceeds its cap"))
+                + (f"; {len(groups)} value{'s' if len(groups) != 1 else ''} by hospital level, region or DRG group "
+                   f"{'are' if len(groups) != 1 else 'is'} over a cap ({'; '.join(named)}; the alert table below)."
+                   if len(groups) else "; no hospital level, region or DRG group is over a cap."))
+        action = ("audit prescribing and consumable use in the groups and components above their cap."
+                  if level == "yellow"
                   else "track the consumables share by DRG group, high-value consumables first, as it is closest "
                        "to its cap.")
     return Finding("structure", title, text, action, level)
