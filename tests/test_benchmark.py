@@ -131,3 +131,22 @@ def test_pseudonyms_and_names(pooled_raw):
     assert sorted(named["hospitals_table"]["hospital"]) == ["site:0", "site:1", "site:2"]
     with pytest.raises(Exception):
         BenchmarkAnalysis().disclose(pooled_raw, {**rules, "min_hospitals": 4, "name_hospitals": False})
+
+
+def test_a_hospital_whose_block_comes_from_its_cache_steps_like_one_that_built_it(frames, dictionary):
+    """The hospital keeps (block, fitted attributes) between rounds; the composed GLM's baseline names must
+    come back with them, or a cached hospital says 'the first level' where a fresh one says the code."""
+    import pickle
+
+    from fedcost.analyses import kinds
+
+    fresh = BenchmarkAnalysis()
+    block = fresh.prepare(frames[0], dictionary)
+    attrs = {k: v for k, v in vars(fresh).items() if k.endswith("_")}
+    cached = kinds.from_spec(fresh.spec())
+    vars(cached).update(pickle.loads(pickle.dumps(attrs)))  # as hospital._prepared restores them from disk
+    assert cached.model_.factor_levels_ == fresh.model_.factor_levels_ and fresh.model_.factor_levels_
+    # the model's first step from the same sum: the same baselines, so the same digest at every hospital
+    state = fresh.initial_state(1)["model"]
+    total = fresh.model_.statistics(block["design"], state)
+    assert fresh.model_.advance(state, total) == cached.model_.advance(state, total)

@@ -68,12 +68,23 @@ def test_payment_gap(study):
     # cost over standard by hand: 12000 / 10000 - 1 = +20%; 7600 / 8000 - 1 = -5%
     np.testing.assert_allclose(g["cost_over_standard"].iloc[:2], [0.20, -0.05], rtol=1e-12)
     f = F.finding_payment(study, "en")
-    assert f.level == "yellow"                                    # 25% of cases > 20%
-    assert f.title == "25.0% of cases cost more than their DRG payment standard"
-    assert "equals 6.0% of payments" in f.text
-    # the largest total overspend among released groups: BR21 (90,000 against 20,000)
-    assert "largest total overspend is in BR21: mean cost 12,000 yuan against a standard of 10,000 yuan (+20.0%)" \
-        in f.text
+    # released groups BR21 and BR23 (BX99 suppressed): paid 10000 x 40 + 8000 x 60 = 880,000 yuan, cost
+    # 12000 x 40 + 7600 x 60 = 936,000 yuan: a deficit of 56,000 yuan = 6.4% of payments; 1 of 2 groups above its
+    # standard, which is not systematic (80%), so yellow
+    assert f.level == "yellow"
+    assert f.title == ("DRG costs exceed payments by 56,000 yuan (6.4% of payments): 1 of 2 groups cost more than "
+                       "their standard")
+    assert "1 have a mean cost above their payment standard (by 20.0% to 20.0%)." in f.text
+    assert "25.0% of cases cost more than their standard" in f.text and "province" not in f.text
+    # the largest deficit: BR21 (80,000 yuan below cost; BR23 is 24,000 yuan in surplus)
+    assert "largest deficit is in BR21: mean cost 12,000 yuan against a standard of 10,000 yuan (+20.0%)" in f.text
+    # every released group above its standard: a systematic gap, red, and the action says recalibrate
+    sys_ = small_study()
+    sys_.tables["payment_gap"].loc[1, "mean_cost"] = 8800.0   # BR23 now +10%
+    g2 = F.finding_payment(sys_, "en")
+    assert g2.level == "red" and "a systematic gap" in g2.text and "calibration" in g2.action
+    # cost 12000 x 40 + 8800 x 60 = 1,008,000 yuan against 880,000 paid: 128,000 = 14.5% of payments
+    assert g2.title.startswith("DRG costs exceed payments by 128,000 yuan (14.5% of payments): 2 of 2 groups")
     none = small_study()
     none.tables["payment_gap"] = none.tables["payment_gap"].iloc[0:0]
     assert F.finding_payment(none, "en") is None

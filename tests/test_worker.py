@@ -128,8 +128,8 @@ def test_the_kernel_names_the_peer_and_another_user_gets_no_answer(tmp_path):
                     send_msg(conn, b"{}")
                     send_msg(conn, b"not a fedcost message")
                     seen["reply"] = conn.recv(8)  # closed without an answer...
-                except ConnectionResetError:
-                    seen["reply"] = b""  # ...or reset, its frames unread
+                except (ConnectionResetError, BrokenPipeError):
+                    seen["reply"] = b""  # ...or reset, its frames unread (a pipe closed while still sending)
         except Exception as exc:  # noqa: BLE001
             seen["error"] = repr(exc)
 

@@ -103,6 +103,7 @@ class BenchmarkAnalysis(Analysis):
         self.glm = GLMAnalysis(formula, family, link, start="local", robust=False, max_iter=max_iter)
         self.model_columns_: list[str] | None = None
         self.model_factor_slices_: dict = {}
+        self.model_factor_levels_: dict | None = None
         self.edges_ = cm.cost_edges()
         self.levels_: list[str] = []
 
@@ -111,6 +112,7 @@ class BenchmarkAnalysis(Analysis):
         d = cm.dictionary_or_default(dictionary)
         design = self.glm.prepare(frame, d)
         self.model_columns_, self.model_factor_slices_ = self.glm.columns_, self.glm.factor_slices_
+        self.model_factor_levels_ = self.glm.factor_levels_
         self.levels_ = d.levels(self.params["group"])
         cost = cm.as_float(frame, self.params["cost"])
         codes = cm.group_codes(frame, self.params["group"], self.levels_, "quarter", "")
@@ -127,8 +129,14 @@ class BenchmarkAnalysis(Analysis):
 
     @property
     def model_(self) -> GLMAnalysis:
-        """The composed GLM with this hospital's design columns (restored from the cached attributes)."""
+        """The composed GLM with this hospital's design columns (restored from the cached attributes).
+
+        Every fitted attribute the GLM's steps read must come back here: a hospital whose block came from its
+        cache would otherwise name the baseline levels differently from one that had just built it, and the
+        hospitals' steps would disagree (factor_levels_ was missing: 'the first level' against 'BR21').
+        """
         self.glm.columns_, self.glm.factor_slices_ = self.model_columns_, self.model_factor_slices_
+        self.glm.factor_levels_ = self.model_factor_levels_
         return self.glm
 
     def _parts(self, state) -> list[tuple[str, int]]:

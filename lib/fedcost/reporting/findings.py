@@ -204,7 +204,16 @@ def _group_col(p: pd.DataFrame) -> str:
     return p.columns[1]
 
 
+# A gap in four of five groups or more lies in the standards themselves, not in a few groups' practice.
+SYSTEMATIC_SHARE = 0.8
+
+
 def finding_payment(s: StudyView, lang) -> Finding | None:
+    """The balance of payments against costs over the released groups, and whether the gap is systematic.
+
+    The share of cases above their standard is stated as what it is; it is not set against an
+    overspend-rate benchmark of another measure.
+    """
     p = s.table("payment_gap")
     if not len(p):
         return None
@@ -213,29 +222,46 @@ def finding_payment(s: StudyView, lang) -> Finding | None:
     g = payment_groups(s)
     g = g[~g["suppressed"].astype(bool)].dropna(subset=["cost_over_standard"])
     rate = s.kpi("overspend_rate") if tot is None else tot["overspend_rate"]
-    ratio = s.kpi("overspend_ratio") if tot is None else tot["overspend_ratio"]
-    if is_missing(rate):
+    if is_missing(rate) or not len(g):
         return None
-    worst = g.sort_values("overspend_amount", ascending=False).iloc[0] if len(g) else None
+    n = g["n"].astype(float)
+    paid, cost = float((g["payment_standard"] * n).sum()), float((g["mean_cost"] * n).sum())
+    deficit = cost - paid  # > 0: the groups cost more than the standards pay
+    above = g[g["cost_over_standard"] > 0]
+    systematic = deficit > 0 and len(above) >= SYSTEMATIC_SHARE * len(g)
+    worst = (g.assign(balance=(g["mean_cost"] - g["payment_standard"]) * n)
+             .sort_values("balance", ascending=False).iloc[0])
     gc = _group_col(p)
+    lo, hi = above["cost_over_standard"].min(), above["cost_over_standard"].max()
+    level = "red" if systematic else ("yellow" if deficit > 0 or rate > 0.2 else "none")
     if lang == "zh":
-        title = f"{pct(rate, 1, lang)} 的病例成本超过 DRG 支付标准"
-        text = f"超支金额相当于支付总额的 {pct(ratio, 1, lang)}（有省份已将超支病例比例从 18% 降至 7%）。"
-        if worst is not None:
-            text += (f"超支总额最大的是 {worst[gc]} 组：平均成本 {yuan(worst['mean_cost'], 0, lang)}，"
-                     f"支付标准 {yuan(worst['payment_standard'], 0, lang)}（{pct(worst['cost_over_standard'], 1, lang, True)}）。")
-        action = "核查超支最多的 DRG 组的成本构成，并与医保部门复核支付标准的测算。"
+        title = (f"DRG 组成本{'超出' if deficit > 0 else '低于'}支付标准 {yuan(abs(deficit), 0, lang)}"
+                 f"（支付额的 {pct(abs(deficit) / paid, 1, lang)}）：{len(above)}/{len(g)} 个组平均成本高于标准")
+        text = (f"在已发布的 {len(g)} 个 DRG 组中，{len(above)} 个组的平均成本高于支付标准"
+                + (f"（高出 {pct(lo, 1, lang)} 至 {pct(hi, 1, lang)}）" if len(above) else "")
+                + ("，属系统性缺口：支付标准普遍低于成本。" if systematic else "。")
+                + f"{pct(rate, 1, lang)} 的病例成本超过其支付标准。"
+                + (f"缺口最大的是 {worst[gc]} 组：平均成本 {yuan(worst['mean_cost'], 0, lang)}，"
+                   f"支付标准 {yuan(worst['payment_standard'], 0, lang)}（{pct(worst['cost_over_standard'], 1, lang, True)}）。"
+                   if worst["balance"] > 0 else ""))
+        action = ("与医保部门复核支付标准的测算：几乎所有组的成本都高于标准；再核查缺口最大的组的成本构成。" if systematic
+                  else "核查成本高于标准的组的成本构成，从缺口最大的组开始。")
     else:
-        title = f"{pct(rate, 1, lang)} of cases cost more than their DRG payment standard"
-        text = (f"The excess equals {pct(ratio, 1, lang)} of payments (one province cut its overspend rate from 18% "
-                f"to 7%).")
-        if worst is not None:
-            text += (f" The largest total overspend is in {worst[gc]}: mean cost {yuan(worst['mean_cost'], 0, lang)} "
-                     f"against a standard of {yuan(worst['payment_standard'], 0, lang)} "
-                     f"({pct(worst['cost_over_standard'], 1, lang, True)}).")
-        action = ("review the cost drivers of the groups with the largest overspend and recheck the standards' "
-                  "calibration with the insurance bureau.")
-    return Finding("payment", title, text, action, "yellow" if rate > 0.2 else "none")
+        title = (f"DRG costs {'exceed' if deficit > 0 else 'fall below'} payments by {yuan(abs(deficit), 0, lang)} "
+                 f"({pct(abs(deficit) / paid, 1, lang)} of payments): {len(above)} of {len(g)} groups cost more than "
+                 f"their standard")
+        text = (f"Of the {len(g)} released DRG groups, {len(above)} have a mean cost above their payment standard"
+                + (f" (by {pct(lo, 1, lang)} to {pct(hi, 1, lang)})" if len(above) else "")
+                + (", a systematic gap: the standards sit below cost across the groups." if systematic else ".")
+                + f" {pct(rate, 1, lang)} of cases cost more than their standard."
+                + (f" The largest deficit is in {worst[gc]}: mean cost {yuan(worst['mean_cost'], 0, lang)} against a "
+                   f"standard of {yuan(worst['payment_standard'], 0, lang)} "
+                   f"({pct(worst['cost_over_standard'], 1, lang, True)})." if worst["balance"] > 0 else ""))
+        action = ("recheck the standards' calibration with the insurance bureau, as nearly every group costs more "
+                  "than its standard; then review the cost drivers of the groups with the largest deficit."
+                  if systematic else
+                  "review the cost drivers of the groups above their standard, the largest deficit first.")
+    return Finding("payment", title, text, action, level)
 
 
 def finding_structure(s: StudyView, region, period, lang) -> Finding | None:
