@@ -186,12 +186,17 @@ def test_every_planted_alert_of_the_year_is_listed_most_severe_first_and_nothing
     # then the values over a cap or their history: RU11 +46.7%, FC11 +17.5%, tertiary +11%; then yellow (+12.5%)
     assert list(got["group"]) == ["GS11", "east", "tertiary", "RU11", "FC11", "tertiary", "All"]
     table = F.alert_table(_planted_view(frame.drop(columns="planted")), "2024", lang="en")
-    assert len(table) == 7 and table.iloc[0].tolist() == ["Red alert", "DRG group: GS11", "2024",
-                                                           "Growth on the previous period", "30.0%", "10%"]
+    # DRG groups named from the installed dictionary (data_dictionary/codes/drg.csv), the run's version
+    assert len(table) == 7 and table.iloc[0].tolist() == ["Red alert", "DRG group: GS11 Gastrointestinal bleeding",
+                                                           "2024", "Growth on the previous period", "30.0%", "10%"]
     assert table.iloc[3, 0] == "Over its limit" and table.iloc[4].tolist()[3:] == [
         "Per-case cost against its history", "141%", "120%"]
     zh = F.alert_table(_planted_view(frame.drop(columns="planted")), "2024", lang="zh")
-    assert zh.iloc[1].tolist()[:2] == ["红色预警", "地区：东部"]
+    assert zh.iloc[1].tolist()[:2] == ["红色预警", "地区：东部"] and zh.iloc[0, 1] == "DRG 组：GS11 消化道出血"
+    # a run made with another dictionary version: its codes only, never another version's names
+    from fedcost.reporting.view import StudyView
+    other = StudyView(run={"dictionary_fingerprint": "0" * 64}, analyses={}, tables={"alerts": frame.drop(columns="planted")})
+    assert F.alert_table(other, "2024", lang="en").iloc[0, 1] == "DRG group: GS11"
     # nothing planted, nothing listed
     assert len(F.year_alerts(_planted_view(frame[~frame["planted"]].drop(columns="planted")), "2024")) == 0
 

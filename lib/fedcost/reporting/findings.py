@@ -123,7 +123,7 @@ def alert_table(s: StudyView, year, region="all", lang="en") -> pd.DataFrame:
     share = a["indicator"].isin(["growth", "yoy_growth", "drug_share", "consumable_share"])
     return pd.DataFrame({
         tr("status", lang): [tr("alert_over", lang) if lv == "alert" else alert_label(lv, lang) for lv in a["level"]],
-        tr("alert_where", lang): [_where_alert(r, lang) for r in a.itertuples()],
+        tr("alert_where", lang): [_where_alert(r, lang, s) for r in a.itertuples()],
         tr("period", lang): a["period"].astype(str).tolist(),
         tr("indicator", lang): [tr(f"ind_{k}", lang) for k in a["indicator"]],
         tr("value", lang): [pct(v, 1, lang) if sh else pct(v, 0, lang) for v, sh in zip(a["value"], share)],
@@ -131,11 +131,14 @@ def alert_table(s: StudyView, year, region="all", lang="en") -> pd.DataFrame:
     })
 
 
-def _where_alert(r, lang) -> str:
+def _where_alert(r, lang, s: StudyView | None = None) -> str:
+    """'DRG group: FC11 Coronary artery bypass graft', 'Hospital level: Tertiary', 'All hospitals'."""
     if r.analysis == "warning_overall" or is_all(r.group):
         return tr("federation", lang)
     column = tr(str(r.group_column), lang)
-    return f"{column}{'：' if lang == 'zh' else ': '}{value_label(r.group, lang)}"
+    name = s.code_name(str(r.group_column), r.group, lang) if s is not None and r.group_column == "drg_code" else None
+    value = f"{r.group} {name}" if name else value_label(r.group, lang)
+    return f"{column}{'：' if lang == 'zh' else ': '}{value}"
 
 
 def _group_alert_counts(s: StudyView, year, region, kinds) -> tuple[int, int, int]:
@@ -279,7 +282,7 @@ def finding_structure(s: StudyView, region, period, lang) -> Finding | None:
     over = [k for k, v, cap in (("drug", d, drug_cap), ("cons", c, cons_cap)) if v > cap]
     groups = year_alerts(s, year, region)
     groups = groups[groups["indicator"].isin(["drug_share", "consumable_share"]) & (groups["analysis"] != "warning_overall")]
-    named = [_where_alert(r, lang) + f" {pct(r.value, 1, lang)}" for r in groups.head(3).itertuples()]
+    named = [_where_alert(r, lang, s) + f" {pct(r.value, 1, lang)}" for r in groups.head(3).itertuples()]
     level = "yellow" if over or len(groups) else "none"
     if lang == "zh":
         title = f"{year} 年药占比 {pct(d, 1, lang)}，耗占比 {pct(c, 1, lang)}"
