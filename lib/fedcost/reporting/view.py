@@ -54,27 +54,6 @@ class StudyView(StudyResult):
             return float(ce["gdp_per_capita"]) * float(ce.get("wtp_multiple", 3))
         return None
 
-    def code_name(self, column: str, code, lang: str = "en") -> str | None:
-        """The dictionary's name of a code ('FC11' -> 'Coronary artery bypass graft'), or None.
-
-        The names come from the installed data dictionary, and only when it is the version the run used
-        (same fingerprint): another version's code list could name a code differently.
-        """
-        if not hasattr(self, "_dictionary"):
-            from fedcost.data.dictionary import Dictionary
-
-            try:
-                d = Dictionary.load()
-            except Exception:  # noqa: BLE001 - no names rather than no report
-                d = None
-            wanted = self.run.get("dictionary_fingerprint")
-            self._dictionary = d if d is not None and (wanted is None or d.fingerprint == wanted) else None
-        d = self._dictionary
-        if d is None or column not in d.fields or d.fields[column].type != "category":
-            return None
-        name = d.label(column, str(code), "zh" if lang == "zh" else "en")
-        return None if name == str(code) else name
-
     def min_cell(self) -> tuple[int, int]:
         d = self.policy.get("disclosure") or {}
         return int(d.get("min_cell_records", 5)), int(d.get("min_hospitals", 3))
