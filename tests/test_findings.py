@@ -148,9 +148,10 @@ def test_headline_findings_and_their_markdown(study):
     assert lines[4] == "2. " + found[1].markdown("en")
     assert found[1].markdown("en").startswith("**1 of 3 hospitals outside the funnel limits**. After")
     # thresholds passed by the report replace the policy's: at 20% / 30% growth of 12% raises no alert
+    # the most severe first: at 20% / 30% growth of 12% raises no alert and goes behind the three yellow findings
     quiet = F.headline_findings(study, growth_yellow=0.2, growth_red=0.3, lang="zh")
-    assert quiet[0].level == "none" and F.findings_markdown(quiet, "zh").startswith(
-        '::: {.callout-note title="2024 年次均费用')
+    assert [f.key for f in quiet] == ["hospitals", "payment", "structure", "growth", "cea"]
+    assert quiet[3].level == "none" and F.findings_markdown(quiet, "zh").startswith('::: {.callout-warning title=')
     assert F.findings_markdown([], "en") == "*The results hold no reportable findings.*\n"
     assert F.findings_markdown([], "zh") == "*结果中没有可报告的发现。*\n"
 

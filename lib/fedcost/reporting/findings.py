@@ -361,7 +361,8 @@ def headline_findings(s: StudyView, region="all", period=None, lang="en", *, gro
     y, r = s.growth_thresholds(growth_yellow, growth_red)
     out = [finding_growth(s, region, period, lang, y, r), finding_hospitals(s, lang), finding_payment(s, lang),
            finding_structure(s, region, period, lang), finding_cea(s, lang, wtp)]
-    return [f for f in out if f is not None]
+    # the most severe first (the first is the page's callout), in this order within a level
+    return sorted((f for f in out if f is not None), key=lambda f: {"red": 0, "yellow": 1}.get(f.level, 2))
 
 
 def findings_markdown(findings: list[Finding], lang: str) -> str:
