@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from round_latency import _write_data  # noqa: E402  (the echo's tiny hospital files)
+from round_latency import write_echo_data  # noqa: E402  (the echo's tiny hospital files)
 
 FORMULA = "cost_total ~ age + los + comorbidity_score + C(drg_code) + C(hospital_level)"
 
@@ -43,7 +43,7 @@ def flower_round(nodes: int, rounds: int, folder: Path) -> dict:
 
     os.environ.setdefault("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", "0.2")
     folder.mkdir(parents=True, exist_ok=True)
-    out = deployment.run({"rounds": rounds}, _write_data(folder, nodes), folder / "run", protocol="echo",
+    out = deployment.run({"rounds": rounds}, write_echo_data(folder, nodes), folder / "run", protocol="echo",
                          timeout=900, poll_interval=0.1, progress=lambda line: None)
     after_first = out["round_seconds"][1:] or out["round_seconds"]
     phases = {k: statistics.mean(ph[k] for ph_round in out["timeline"][1:] or out["timeline"]

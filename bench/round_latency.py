@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 
-def _write_data(folder: Path, n: int) -> list[dict]:
+def write_echo_data(folder: Path, n: int) -> list[dict]:
     nodes = []
     for i in range(n):
         path = folder / f"hospital{i + 1}.csv"
@@ -49,7 +49,7 @@ def _write_data(folder: Path, n: int) -> list[dict]:
 def run_once(args, folder: Path, label: str) -> dict:
     from fedcost.engines import deployment
 
-    nodes = _write_data(folder, args.nodes)
+    nodes = write_echo_data(folder, args.nodes)
     out = deployment.run(
         {"rounds": args.rounds}, nodes, folder / "run",
         protocol="echo",

@@ -28,7 +28,6 @@ previous run's state first (``fedcost.engines.jobs.clear_run_state``)::
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -44,6 +43,7 @@ from fedcost.engines.roles import (
 )
 from fedcost.errors import FederationError
 from fedcost.federation.relay import SOCKET
+from fedcost.federation.worker import command as worker_command
 from fedcost.files import write_json
 
 
@@ -124,9 +124,7 @@ def _start_workers(r: Run, procs: ProcessGroup) -> None:
         work.mkdir(parents=True, exist_ok=True)
         settings = work / "node.json"
         write_json(settings, node.config(), 0o600)
-        procs.start(f"worker-{node.label}", [sys.executable, "-m", "fedcost.federation.worker",
-                                             "--socket", str(work / SOCKET), "--node", str(settings),
-                                             "--idle", "0", "--parent", str(os.getpid())],
+        procs.start(f"worker-{node.label}", worker_command(work / SOCKET, idle=0, node=settings, parent=os.getpid()),
                     dict(os.environ), cwd=work)
 
 

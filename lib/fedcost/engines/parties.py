@@ -41,6 +41,7 @@ from fedcost.engines.submission import HOME_ENV, SETTINGS
 from fedcost.errors import FederationError, UsageError
 from fedcost.federation.crypto import PUBLIC_FILE, SECRET_FILE
 from fedcost.federation.relay import SOCKET as WORKER_SOCKET
+from fedcost.federation.worker import command as worker_command
 from fedcost.files import write_json
 
 
@@ -255,10 +256,9 @@ def start_hospital(name: str, data: str | Path, keys: str | Path, coordinator: s
         for path in [work, *work.rglob("*")]:
             os.chown(path, worker[0], worker[1], follow_symlinks=False)
     socket_path = sockets / WORKER_SOCKET
-    procs.start("worker", [sys.executable, "-m", "fedcost.federation.worker", "--socket", str(socket_path),
-                           "--node", str(work / "node.json"), "--idle", "0", "--parent", str(os.getpid()),
-                           "--peer-uid", str(relay[0] if relay else os.getuid()),
-                           *(["--socket-group", str(relay[1])] if relay else [])],
+    procs.start("worker", worker_command(socket_path, idle=0, node=work / "node.json", parent=os.getpid(),
+                                         peer_uid=relay[0] if relay else os.getuid(),
+                                         socket_group=relay[1] if relay else None),
                 {**os.environ, **({"HOME": str(work)} if worker else {})}, cwd=work,
                 user=worker, groups=[relay[1]] if (relay and worker) else None)
     party = Party(f"hospital {name}", workdir, procs, ("worker",))

@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -74,8 +73,9 @@ def _connect(path: Path):
 def _start_and_connect(work: Path, path: Path) -> socket.socket:
     work.mkdir(parents=True, exist_ok=True)
     log = open(work / "worker.log", "ab")
-    subprocess.Popen([sys.executable, "-m", "fedcost.federation.worker", "--socket", str(path),
-                      "--idle", str(IDLE_SECONDS)], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+    from fedcost.federation.worker import command
+
+    subprocess.Popen(command(path, idle=IDLE_SECONDS), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                      start_new_session=True, close_fds=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -67,6 +67,16 @@ def peer_uid(conn: socket.socket) -> int:
     return struct.unpack("3i", creds)[1]
 
 
+def command(socket_path: Path, *, idle: float, node: Path | None = None, parent: int | None = None,
+            peer_uid: int | None = None, socket_group: int | None = None) -> list[str]:
+    """The command line that starts a worker (the options of `main`), for whoever starts one."""
+    return [sys.executable, "-m", "fedcost.federation.worker", "--socket", str(socket_path),
+            *(["--node", str(node)] if node is not None else []), "--idle", f"{idle:g}",
+            *(["--parent", str(parent)] if parent is not None else []),
+            *(["--peer-uid", str(peer_uid)] if peer_uid is not None else []),
+            *(["--socket-group", str(socket_group)] if socket_group is not None else [])]
+
+
 def serve(socket_path: Path, idle: float, own_node: dict | None = None, parent: int | None = None,
           socket_group: int | None = None, peer: int | None = None) -> None:
     """Answer requests on ``socket_path`` until idle for ``idle`` s (0: never) or ``parent`` is gone.

@@ -81,7 +81,6 @@ def moments(d: Design) -> dict:
     if S is None:
         colsum, colbin, colss = (d.X != 0).sum(axis=0), ((d.X != 0) & (d.X != 1)).sum(axis=0), (d.X * d.X).sum(axis=0)
     else:  # from the non-zeros alone: three dense passes over X took 0.33 s at 330k rows x 46 columns
-        S.eliminate_zeros()
         colsum = np.bincount(S.indices, minlength=p)
         colbin = np.bincount(S.indices[S.data != 1], minlength=p)
         colss = np.bincount(S.indices, weights=S.data * S.data, minlength=p)

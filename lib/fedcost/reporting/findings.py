@@ -141,10 +141,15 @@ def _where_alert(r, lang, s: StudyView | None = None) -> str:
     return f"{column}{'：' if lang == 'zh' else ': '}{value}"
 
 
+def _group_alerts(s: StudyView, year, region, kinds) -> pd.DataFrame:
+    """``year_alerts`` of ``kinds`` below the all-hospitals row (hospital level, region, DRG group)."""
+    a = year_alerts(s, year, region)
+    return a[a["indicator"].isin(kinds) & (a["analysis"] != "warning_overall")]
+
+
 def _group_alert_counts(s: StudyView, year, region, kinds) -> tuple[int, int, int]:
     """(red, yellow, over-limit) alerts of ``kinds`` in ``year`` below the all-hospitals row."""
-    a = year_alerts(s, year, region)
-    a = a[a["indicator"].isin(kinds) & (a["analysis"] != "warning_overall")]
+    a = _group_alerts(s, year, region, kinds)
     return tuple(int((a["level"] == lv).sum()) for lv in ("red", "yellow", "alert"))
 
 
@@ -280,8 +285,7 @@ def finding_structure(s: StudyView, region, period, lang) -> Finding | None:
     drug_cap, cons_cap = s.share_caps()
     d, c = float(row["share_drugs"]), float(row["share_consumables"])
     over = [k for k, v, cap in (("drug", d, drug_cap), ("cons", c, cons_cap)) if v > cap]
-    groups = year_alerts(s, year, region)
-    groups = groups[groups["indicator"].isin(["drug_share", "consumable_share"]) & (groups["analysis"] != "warning_overall")]
+    groups = _group_alerts(s, year, region, ("drug_share", "consumable_share"))
     named = [_where_alert(r, lang, s) + f" {pct(r.value, 1, lang)}" for r in groups.head(3).itertuples()]
     level = "yellow" if over or len(groups) else "none"
     if lang == "zh":
